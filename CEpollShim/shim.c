@@ -1,0 +1,64 @@
+#define _GNU_SOURCE 1
+#include "include/CEpollShim.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+int pw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int pw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event event;
+    event.events = events;
+    event.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int pw_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms) {
+    return epoll_wait(epfd, events, maxevents, timeout_ms);
+}
+
+int pw_accept(int listen_fd) { return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int pw_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int pw_tcp_socket(int family) { return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+
+static int set_int_option(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+int pw_set_reuseaddr(int fd, int on) { return set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, on); }
+int pw_set_reuseport(int fd, int on) { return set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, on); }
+int pw_set_nodelay(int fd, int on) { return set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on); }
+int pw_set_rcvbuf(int fd, int bytes) { return set_int_option(fd, SOL_SOCKET, SO_RCVBUF, bytes); }
+int pw_set_sndbuf(int fd, int bytes) { return set_int_option(fd, SOL_SOCKET, SO_SNDBUF, bytes); }
+
+int pw_set_linger(int fd, int on, int seconds) {
+    struct linger value = { .l_onoff = on, .l_linger = seconds };
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, sizeof(value));
+}
+
+int pw_socket_error(int fd) {
+    int value = 0;
+    socklen_t length = sizeof(value);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) != 0) return -1;
+    return value;
+}
+
+ssize_t pw_send(int fd, const void *bytes, size_t count) { return send(fd, bytes, count, MSG_NOSIGNAL); }
+
+ssize_t pw_sendv(int fd, const struct iovec *iov, int iovcnt) {
+    struct msghdr message = { 0 };
+    message.msg_iov = (struct iovec *)iov;
+    message.msg_iovlen = (size_t)iovcnt;
+    return sendmsg(fd, &message, MSG_NOSIGNAL);
+}
+
+ssize_t pw_readv(int fd, const struct iovec *iov, int iovcnt) { return readv(fd, iov, iovcnt); }
+
+int pw_errno(void) { return errno; }

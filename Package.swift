@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "pushwave",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "WebSocket", targets: ["WebSocket"]),
+        .executable(name: "pushwave", targets: ["pushwave"]),
+        .executable(name: "pushwave-load", targets: ["pushwave-load"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // epoll, accept4, eventfd and socket helpers that `import Glibc` does not expose.
+        .target(name: "CEpollShim", path: "CEpollShim"),
+        .target(
+            name: "Reactor",
+            dependencies: [
+                "CEpollShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WebSocket",
+            dependencies: [
+                "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "pushwave",
+            dependencies: [
+                "Reactor", "WebSocket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "pushwave-load",
+            dependencies: [
+                "Reactor", "WebSocket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Reactor"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

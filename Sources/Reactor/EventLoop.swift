@@ -1,0 +1,299 @@
+import CEpollShim
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread's event loop: one epoll instance, edge-triggered, driving non-blocking
+/// descriptors, timers and tasks handed over from other threads.
+///
+/// Create it on any thread, set it up, then call `run()` on the thread that will own it.
+/// From then on everything registered with it runs on that thread. Only `execute(_:)` and
+/// `stop()` may be called from other threads.
+public final class EventLoop: @unchecked Sendable {
+    /// Tuning knobs; the defaults suit a server holding many connections.
+    public struct Options: Sendable {
+        /// Bytes read from a socket per `read` call; one buffer shared by all connections.
+        public var receiveBufferSize = 512 * 1024
+        /// Output gathered from one connection's input before one `send`.
+        public var corkBufferSize = 256 * 1024
+        /// Full reads one connection gets per iteration before others have their turn.
+        public var readsPerIteration = 4
+        /// Events taken from epoll per `epoll_wait`.
+        public var eventsPerWait = 1024
+        /// Size of the pooled blocks that back connection buffers.
+        public var poolBlockSize = 16 * 1024
+        public init() {}
+    }
+
+    /// Milliseconds per timer tick: the resolution of every timeout.
+    public static let tickMilliseconds: Int64 = 10
+
+    public let logger: Logger
+    public let options: Options
+    /// The pool that backs connections' send buffers and other per-connection storage.
+    public let pool: BufferPool
+
+    // Loop-thread state. -----------------------------------------------------------------
+    private let epollFD: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    private var registrations: ContiguousArray<Selectable?> = []
+    private var nextRegistrationID: UInt32 = 1
+    private var readyList: [Selectable] = []
+    private var timers: TimerWheel<() -> Void>
+    private var flushHooks: [() -> Void] = []
+    private var ownerThread: pthread_t?
+    /// The loop's view of the time, updated once per iteration.
+    public private(set) var now: Int64
+
+    /// The read buffer every connection reads into; its contents are valid only during the
+    /// `received` callback that hands them out.
+    let receiveBuffer: UnsafeMutableRawBufferPointer
+    /// While a connection handles its input, its writes gather here (see `TCPConnection`).
+    let corkBuffer: UnsafeMutableRawPointer
+    var corkCount = 0
+    var corkOwner: ObjectIdentifier?
+
+    /// Open TCP connections on this loop.
+    public internal(set) var connectionCount = 0
+
+    // Shared with other threads. ----------------------------------------------------------
+    /// An eventfd that other threads write to, waking `epoll_wait` when they hand over a
+    /// task or ask the loop to stop.
+    private let wakeUpFD: Int32
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let wakePending = Atomic<Bool>(false)
+    private let stopRequested = Atomic<Bool>(false)
+
+    public init(options: Options = Options(), logger: Logger = Logger(label: "pushwave.reactor")) throws {
+        self.options = options
+        self.logger = logger
+        self.pool = BufferPool(blockSize: options.poolBlockSize)
+        let epollFD = pw_epoll_create()
+        guard epollFD >= 0 else { throw SystemError("epoll_create1") }
+        self.epollFD = epollFD
+        events = .allocate(capacity: options.eventsPerWait)
+        receiveBuffer = .allocate(byteCount: options.receiveBufferSize, alignment: 64)
+        corkBuffer = .allocate(byteCount: options.corkBufferSize, alignment: 64)
+        now = MonotonicClock.milliseconds()
+        timers = TimerWheel(startTick: now / Self.tickMilliseconds)
+        wakeUpFD = pw_eventfd()
+        guard wakeUpFD >= 0, pw_epoll_ctl(epollFD, pw_EPOLL_CTL_ADD, wakeUpFD, pw_EPOLLIN | pw_EPOLLET, Self.wakeUpToken) == 0 else {
+            let error = SystemError("eventfd")
+            if wakeUpFD >= 0 { closeDescriptor(wakeUpFD) }
+            closeDescriptor(epollFD)
+            events.deallocate()
+            receiveBuffer.deallocate()
+            corkBuffer.deallocate()
+            throw error
+        }
+    }
+
+    /// The epoll user word of the wake-up descriptor. Registrations pack a descriptor (never
+    /// 0xFFFF_FFFF) in the low half, so none can collide with it.
+    private static let wakeUpToken = UInt64.max
+
+    deinit {
+        closeDescriptor(wakeUpFD)
+        closeDescriptor(epollFD)
+        events.deallocate()
+        receiveBuffer.deallocate()
+        corkBuffer.deallocate()
+    }
+
+    /// True when called on the thread running this loop.
+    public var inEventLoop: Bool {
+        guard let ownerThread else { return false }
+        return pthread_equal(ownerThread, pthread_self()) != 0
+    }
+
+    // MARK: Running
+
+    /// Runs the loop on the calling thread until `stop()` is called. When it returns, every
+    /// connection and listener still registered has been closed.
+    public func run() {
+        ownerThread = pthread_self()
+        while !stopRequested.load(ordering: .acquiring) {
+            runOnce()
+        }
+        closeEverything()
+        ownerThread = nil
+    }
+
+    /// Asks the loop to return from `run()`; safe from any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake()
+    }
+
+    /// Runs `task` on the loop's thread during its next iteration; safe from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.withLock { $0.append(task) }
+        wake()
+    }
+
+    /// One iteration: flush, wait for events (or the next timer), dispatch, fire timers.
+    func runOnce() {
+        runReadyList()
+        for hook in flushHooks { hook() }
+        let ready = retryingInterrupts {
+            Int(pw_epoll_wait(epollFD, events, Int32(options.eventsPerWait), waitTimeout()))
+        }
+        now = MonotonicClock.milliseconds()
+        if ready < 0 {
+            logger.critical("epoll_wait failed", metadata: ["error": "\(SystemError("epoll_wait"))"])
+            return
+        }
+        for index in 0..<ready {
+            dispatch(mask: pw_event_mask(events, Int32(index)), data: pw_event_data(events, Int32(index)))
+        }
+        fireTimers()
+    }
+
+    private func dispatch(mask: UInt32, data: UInt64) {
+        if data == Self.wakeUpToken {
+            var value: UInt64 = 0
+            _ = retryingInterrupts { Glibc.read(wakeUpFD, &value, 8) }
+            runTasks()
+            return
+        }
+        let fd = Int(truncatingIfNeeded: data & 0xFFFF_FFFF)
+        let id = UInt32(truncatingIfNeeded: data >> 32)
+        // A callback earlier in this batch may have closed this descriptor, and its number may
+        // even belong to a new registration already: the id tells.
+        guard fd < registrations.count, let target = registrations[fd], target.registrationID == id else { return }
+        target.handleEvents(IOEvents(rawValue: mask))
+    }
+
+    private func waitTimeout() -> Int32 {
+        if !readyList.isEmpty || !tasks.withLock({ $0.isEmpty }) { return 0 }
+        guard let ticks = timers.ticksUntilNextSlot() else { return -1 }
+        let due = (timers.currentTick + ticks) * Self.tickMilliseconds
+        return Int32(clamping: max(0, due - MonotonicClock.milliseconds()))
+    }
+
+    private func closeEverything() {
+        runTasks()
+        for case let registered? in registrations {
+            registered.loopWillClose()
+        }
+        readyList.removeAll()
+    }
+
+    // MARK: Registration
+
+    /// Watches `fd` for `events` (edge-triggered) and calls `selectable.handleEvents` when
+    /// it is ready. The loop does not take ownership of the descriptor.
+    public func register(_ selectable: Selectable, fd: Int32, events: IOEvents) throws {
+        precondition(fd >= 0, "invalid descriptor")
+        selectable.fd = fd
+        selectable.registrationID = nextRegistrationID
+        nextRegistrationID = nextRegistrationID == UInt32.max ? 1 : nextRegistrationID + 1
+        let data = UInt64(UInt32(fd)) | UInt64(selectable.registrationID) << 32
+        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_ADD, fd, events.rawValue | pw_EPOLLET, data) == 0 else {
+            selectable.fd = -1
+            throw SystemError("epoll_ctl(ADD)")
+        }
+        if fd >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: max(Int(fd) + 1, registrations.count * 2) - registrations.count))
+        }
+        registrations[Int(fd)] = selectable
+    }
+
+    /// Changes the events watched for a registered descriptor.
+    public func modify(_ selectable: Selectable, events: IOEvents) throws {
+        let data = UInt64(UInt32(selectable.fd)) | UInt64(selectable.registrationID) << 32
+        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_MOD, selectable.fd, events.rawValue | pw_EPOLLET, data) == 0 else {
+            throw SystemError("epoll_ctl(MOD)")
+        }
+    }
+
+    /// Stops watching a descriptor; it stays open.
+    public func deregister(_ selectable: Selectable) {
+        guard selectable.fd >= 0 else { return }
+        _ = pw_epoll_ctl(epollFD, pw_EPOLL_CTL_DEL, selectable.fd, 0, 0)
+        forget(selectable)
+    }
+
+    /// Drops the loop's reference without telling epoll: closing a descriptor removes it
+    /// from epoll already, so sockets that are about to be closed skip the system call.
+    func forget(_ selectable: Selectable) {
+        let fd = Int(selectable.fd)
+        if fd >= 0, fd < registrations.count, registrations[fd] === selectable {
+            registrations[fd] = nil
+        }
+        selectable.fd = -1
+        selectable.registrationID = 0
+    }
+
+    /// Calls `selectable.handleEvents(.readable)` again on the next iteration, without
+    /// waiting: for a descriptor that still had input when it used up its share.
+    public func markReady(_ selectable: Selectable) {
+        guard !selectable.isOnReadyList else { return }
+        selectable.isOnReadyList = true
+        readyList.append(selectable)
+    }
+
+    private func runReadyList() {
+        guard !readyList.isEmpty else { return }
+        let ready = readyList
+        readyList.removeAll(keepingCapacity: true)
+        for selectable in ready {
+            selectable.isOnReadyList = false
+            if selectable.fd >= 0 { selectable.handleEvents(.readable) }
+        }
+    }
+
+    /// Runs `hook` once per iteration, just before the loop waits for events: the place
+    /// where output batched during the iteration is written.
+    public func addFlushHook(_ hook: @escaping () -> Void) {
+        flushHooks.append(hook)
+    }
+
+    // MARK: Timers
+
+    /// Calls `body` on the loop's thread after `milliseconds` (rounded up to the next tick).
+    @discardableResult
+    public func schedule(afterMilliseconds milliseconds: Int64, _ body: @escaping () -> Void) -> TimerHandle {
+        let dueTick = (MonotonicClock.milliseconds() + max(0, milliseconds) + Self.tickMilliseconds - 1) / Self.tickMilliseconds
+        return timers.schedule(at: dueTick, body)
+    }
+
+    /// Cancels a timer; returns false when it already fired or was cancelled.
+    @discardableResult
+    public func cancel(_ timer: TimerHandle) -> Bool {
+        timers.cancel(timer)
+    }
+
+    /// Number of scheduled timers.
+    public var timerCount: Int { timers.count }
+
+    private func fireTimers() {
+        let tick = now / Self.tickMilliseconds
+        while let body = timers.popDue(upTo: tick) {
+            body()
+        }
+    }
+
+    // MARK: Cross-thread tasks
+
+    private func wake() {
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+            var one: UInt64 = 1
+            _ = retryingInterrupts { Glibc.write(wakeUpFD, &one, 8) }
+        }
+    }
+
+    /// Runs the tasks other threads handed over (called when the wake-up descriptor fires).
+    func runTasks() {
+        wakePending.store(false, ordering: .releasing)
+        let pending = tasks.withLock { tasks -> [@Sendable () -> Void] in
+            let taken = tasks
+            tasks.removeAll()
+            return taken
+        }
+        for task in pending { task() }
+    }
+}

@@ -1,0 +1,32 @@
+/// Anything the loop watches: a descriptor and what to do when it becomes ready.
+///
+/// Subclass it to put a descriptor of your own (a pipe, a timerfd, a UNIX socket) on the
+/// loop: register it with `EventLoop.register(_:fd:events:)` and override `handleEvents(_:)`.
+/// Every method runs on the loop's thread; the object is confined to its loop, which must
+/// outlive it.
+open class Selectable: @unchecked Sendable {
+    /// The loop this object belongs to.
+    public unowned(unsafe) let loop: EventLoop
+    /// The descriptor, or -1 when not registered.
+    public internal(set) var fd: Int32 = -1
+    /// Changes with every registration, so an event queued for a closed descriptor whose
+    /// number was reused is recognised as stale and dropped.
+    var registrationID: UInt32 = 0
+    /// Set while the object waits on the loop's ready list (see `EventLoop.markReady`).
+    var isOnReadyList = false
+
+    public init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    /// Called on the loop's thread when the descriptor is ready. Edge-triggered: consume
+    /// everything available (until `EAGAIN`), or call `loop.markReady(self)` to be called
+    /// again on the next iteration.
+    open func handleEvents(_ events: IOEvents) {}
+
+    /// Called when the loop shuts down while this object is still registered; the default
+    /// deregisters it. Descriptors the loop owns are closed by their subclasses.
+    open func loopWillClose() {
+        loop.deregister(self)
+    }
+}

@@ -1,0 +1,345 @@
+import CEpollShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a connection closed.
+public enum CloseReason: Sendable, Equatable {
+    /// `close()` or `reset()` was called on this side.
+    case local
+    /// The peer closed its side (end of input) and the connection did not stay half-open.
+    case endOfInput
+    /// A socket error, with its `errno` (e.g. `ECONNRESET`, `EPIPE`, `ECONNREFUSED`).
+    case error(Int32)
+    /// The loop shut down while the connection was open.
+    case loopStopped
+}
+
+/// A non-blocking TCP connection on an event loop.
+///
+/// Subclass it and override the callbacks: `connected()`, `received(_:)`, `endOfInput()`,
+/// `writable()` and `closed(_:)`. They all run on the loop's thread.
+///
+/// Writes never block. What the kernel does not take at once is copied into a send buffer
+/// borrowed from the loop's pool, flushed when the socket is writable again, and returned
+/// when empty. Writes made while the connection handles its own input are *corked*: gathered
+/// in the loop's cork buffer and sent with one system call when the callback returns.
+open class TCPConnection: Selectable, @unchecked Sendable {
+    enum State: UInt8 {
+        /// An outbound connect is in progress.
+        case connecting
+        case open
+        /// `close()` was called while output was pending; the descriptor closes once sent.
+        case closingAfterFlush
+        case closed
+    }
+
+    var state = State.closed
+    /// The peer sent FIN; no more reads.
+    private var inputClosed = false
+    /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
+    private var outputShutdownRequested = false
+    private var sendBuffer = RingBuffer()
+
+    public override init(loop: EventLoop) {
+        super.init(loop: loop)
+    }
+
+    // MARK: Callbacks for subclasses
+
+    /// The connection is open: accepted, or an outbound connect completed.
+    open func connected() {}
+
+    /// Bytes arrived. `bytes` points into the loop's shared receive buffer: valid only during
+    /// this call, and writable, so a parser may transform it in place.
+    open func received(_ bytes: UnsafeMutableRawBufferPointer) {}
+
+    /// The peer shut down its sending side. The default closes the connection.
+    open func endOfInput() {
+        close()
+    }
+
+    /// The send buffer, which had filled up, has drained completely.
+    open func writable() {}
+
+    /// The connection closed; the descriptor is gone. Called exactly once.
+    open func closed(_ reason: CloseReason) {}
+
+    // MARK: State
+
+    /// True from `connected()` until `close()` or a failure.
+    public var isOpen: Bool { state == .open }
+
+    /// Bytes accepted by `write` that the kernel has not taken yet.
+    public var bufferedAmount: Int {
+        sendBuffer.count + (loop.corkOwner == ObjectIdentifier(self) ? loop.corkCount : 0)
+    }
+
+    // MARK: Writing
+
+    /// Sends bytes, in order with earlier writes.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        write(bytes, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// Sends two pieces of bytes back to back, e.g. a frame header and its payload, without
+    /// joining them first.
+    public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        switch state {
+        case .open: break
+        case .connecting:
+            sendBuffer.append(first, pool: loop.pool)
+            sendBuffer.append(second, pool: loop.pool)
+            return
+        case .closingAfterFlush, .closed: return
+        }
+        if !sendBuffer.isEmpty {
+            sendBuffer.append(first, pool: loop.pool)
+            sendBuffer.append(second, pool: loop.pool)
+            return
+        }
+        let total = first.count + second.count
+        if loop.corkOwner == ObjectIdentifier(self) {
+            if total <= loop.options.corkBufferSize - loop.corkCount {
+                appendToCork(first)
+                appendToCork(second)
+                return
+            }
+            flushCork()
+            guard state == .open else { return }
+            if !sendBuffer.isEmpty {
+                sendBuffer.append(first, pool: loop.pool)
+                sendBuffer.append(second, pool: loop.pool)
+                return
+            }
+        }
+        sendDirectly(first, second)
+    }
+
+    private func appendToCork(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        (loop.corkBuffer + loop.corkCount).copyMemory(from: base, byteCount: bytes.count)
+        loop.corkCount += bytes.count
+    }
+
+    /// One `sendmsg` of both pieces; whatever the kernel leaves goes to the send buffer.
+    private func sendDirectly(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        var vectors = (
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count)
+        )
+        let vectorCount: Int32 = second.count > 0 ? 2 : 1
+        var written = withUnsafePointer(to: &vectors) { pointer in
+            pointer.withMemoryRebound(to: iovec.self, capacity: 2) { iov in
+                retryingInterrupts { pw_sendv(fd, iov, vectorCount) }
+            }
+        }
+        if written < 0 {
+            let code = pw_errno()
+            guard code == EAGAIN || code == EWOULDBLOCK else {
+                closeNow(.error(code))
+                return
+            }
+            written = 0
+        }
+        if written < first.count {
+            sendBuffer.append(UnsafeRawBufferPointer(rebasing: first[written...]), pool: loop.pool)
+            sendBuffer.append(second, pool: loop.pool)
+        } else if written < first.count + second.count {
+            sendBuffer.append(UnsafeRawBufferPointer(rebasing: second[(written - first.count)...]), pool: loop.pool)
+        }
+    }
+
+    /// Sends what this connection gathered in the loop's cork buffer.
+    private func flushCork() {
+        let count = loop.corkCount
+        loop.corkCount = 0
+        guard count > 0 else { return }
+        sendDirectly(UnsafeRawBufferPointer(start: loop.corkBuffer, count: count), UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// Writes the send buffer until it is empty or the socket is full.
+    private func flushSendBuffer() {
+        let hadBytes = !sendBuffer.isEmpty
+        while !sendBuffer.isEmpty {
+            let result = sendBuffer.send(to: fd, pool: loop.pool)
+            if result < 0 {
+                closeNow(.error(Int32(-result)))
+                return
+            }
+            if result == 0 { return }
+        }
+        switch state {
+        case .closingAfterFlush:
+            closeNow(.local)
+        case .open:
+            if outputShutdownRequested { _ = shutdown(fd, Int32(SHUT_WR)) }
+            if hadBytes { writable() }
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection once the output already written has been sent.
+    public func close() {
+        switch state {
+        case .open, .connecting:
+            if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+            guard state == .open || state == .connecting else { return }
+            if sendBuffer.isEmpty || state == .connecting {
+                closeNow(.local)
+            } else {
+                state = .closingAfterFlush
+            }
+        case .closingAfterFlush, .closed:
+            return
+        }
+    }
+
+    /// Closes at once, dropping unsent output, with a TCP reset (`SO_LINGER` 0).
+    public func reset() {
+        guard state != .closed else { return }
+        _ = pw_set_linger(fd, 1, 0)
+        closeNow(.local)
+    }
+
+    /// Half-closes: sends FIN after the pending output; input keeps arriving.
+    public func shutdownOutput() {
+        guard state == .open else { return }
+        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        outputShutdownRequested = true
+        if sendBuffer.isEmpty { _ = shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    func closeNow(_ reason: CloseReason) {
+        guard state != .closed else { return }
+        let wasCounted = state != .connecting
+        state = .closed
+        if loop.corkOwner == ObjectIdentifier(self) { loop.corkCount = 0 }
+        let descriptor = fd
+        loop.forget(self)
+        closeDescriptor(descriptor)
+        sendBuffer.release(to: loop.pool)
+        if wasCounted { loop.connectionCount -= 1 }
+        closed(reason)
+    }
+
+    open override func loopWillClose() {
+        closeNow(.loopStopped)
+    }
+
+    // MARK: Events
+
+    /// Takes ownership of an accepted, non-blocking socket.
+    func adopt(fd: Int32) throws {
+        try loop.register(self, fd: fd, events: [.readable, .writable, .peerClosed])
+        state = .open
+        loop.connectionCount += 1
+        connected()
+    }
+
+    open override func handleEvents(_ events: IOEvents) {
+        if state == .connecting {
+            finishConnect()
+            return
+        }
+        if events.contains(.writable), !sendBuffer.isEmpty {
+            flushSendBuffer()
+        }
+        if state == .open, !inputClosed, !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
+            readAvailable()
+        }
+    }
+
+    /// Reads until the socket is drained, or until this connection has had its share for
+    /// this iteration (then it goes on the ready list, so others are not starved).
+    private func readAvailable() {
+        let buffer = loop.receiveBuffer
+        var reads = 0
+        while state == .open {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 {
+                deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
+                // A short read means the socket was drained; edge-triggering reports new data.
+                if count < buffer.count { return }
+                reads += 1
+                if reads >= loop.options.readsPerIteration {
+                    loop.markReady(self)
+                    return
+                }
+            } else if count == 0 {
+                inputClosed = true
+                endOfInput()
+                return
+            } else {
+                let code = pw_errno()
+                switch code {
+                case EINTR: continue
+                case EAGAIN, EWOULDBLOCK: return
+                default:
+                    closeNow(.error(code))
+                    return
+                }
+            }
+        }
+    }
+
+    /// Hands input to `received` with writes corked, then sends them with one call.
+    private func deliver(_ bytes: UnsafeMutableRawBufferPointer) {
+        loop.corkOwner = ObjectIdentifier(self)
+        received(bytes)
+        loop.corkOwner = nil
+        if state == .open || state == .closingAfterFlush { flushCork() }
+        if state == .closingAfterFlush, sendBuffer.isEmpty { closeNow(.local) }
+    }
+
+    // MARK: Outbound
+
+    /// Starts a non-blocking connect; `connected()` or `closed(.error(...))` follows.
+    /// `localAddress` binds the source address first (to spread many connections over
+    /// several local addresses).
+    public func connect(to address: SocketAddress, from localAddress: SocketAddress? = nil) throws {
+        precondition(state == .closed && fd < 0, "connect on a connection already in use")
+        let socket = pw_tcp_socket(address.family)
+        guard socket >= 0 else { throw SystemError("socket") }
+        _ = pw_set_nodelay(socket, 1)
+        if let localAddress {
+            let bound = localAddress.withSockAddr { bind(socket, $0, $1) }
+            guard bound == 0 else {
+                let error = SystemError("bind")
+                closeDescriptor(socket)
+                throw error
+            }
+        }
+        let result = address.withSockAddr { Glibc.connect(socket, $0, $1) }
+        if result != 0, pw_errno() != EINPROGRESS {
+            let error = SystemError("connect")
+            closeDescriptor(socket)
+            throw error
+        }
+        do {
+            try loop.register(self, fd: socket, events: [.readable, .writable, .peerClosed])
+        } catch {
+            closeDescriptor(socket)
+            throw error
+        }
+        state = .connecting
+    }
+
+    private func finishConnect() {
+        let error = pw_socket_error(fd)
+        guard error == 0 else {
+            closeNow(.error(error < 0 ? pw_errno() : error))
+            return
+        }
+        state = .open
+        loop.connectionCount += 1
+        connected()
+        if state == .open, !sendBuffer.isEmpty { flushSendBuffer() }
+        // Data may have arrived together with the connect completion.
+        if state == .open { readAvailable() }
+    }
+}

@@ -1,0 +1,173 @@
+import CEpollShim
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening TCP socket that accepts connections onto its loop.
+///
+/// For each accepted socket it asks `makeConnection` for a `TCPConnection` (return nil to
+/// refuse: the socket is closed at once). When the process runs out of descriptors
+/// (`EMFILE`/`ENFILE`) the listener stops watching for a short pause instead of spinning on
+/// an accept that keeps failing, logs once per episode, and resumes by itself.
+public final class TCPListener: Selectable, @unchecked Sendable {
+    public struct Options: Sendable {
+        /// The `listen` backlog.
+        public var backlog: Int32 = 1024
+        /// `SO_REUSEPORT`, so that several loops can each have a listener on the same port.
+        public var reusePort = false
+        /// How long accepting pauses when descriptors run out.
+        public var exhaustionPauseMilliseconds: Int64 = 100
+        /// Connections accepted per event before other work gets a turn.
+        public var acceptsPerIteration = 256
+        public init() {}
+    }
+
+    public typealias ConnectionFactory = (EventLoop) -> TCPConnection?
+
+    /// The bound address (with the actual port when 0 was asked for).
+    public let localAddress: SocketAddress
+    private let options: Options
+    private let makeConnection: ConnectionFactory
+    private enum AcceptState {
+        case accepting
+        /// Out of descriptors: not watching the socket until the timer resumes it.
+        case paused(since: Int64, pauses: Int)
+        case closed
+    }
+    private var acceptState = AcceptState.accepting
+    private var listenFD: Int32
+
+    /// Binds and listens on `address`, accepting onto `loop`.
+    public init(loop: EventLoop, address: SocketAddress, options: Options = Options(), makeConnection: @escaping ConnectionFactory) throws {
+        let socket = pw_tcp_socket(address.family)
+        guard socket >= 0 else { throw SystemError("socket") }
+        _ = pw_set_reuseaddr(socket, 1)
+        if options.reusePort { _ = pw_set_reuseport(socket, 1) }
+        guard address.withSockAddr({ bind(socket, $0, $1) }) == 0 else {
+            let error = SystemError("bind \(address)")
+            closeDescriptor(socket)
+            throw error
+        }
+        guard listen(socket, options.backlog) == 0 else {
+            let error = SystemError("listen")
+            closeDescriptor(socket)
+            throw error
+        }
+        do {
+            localAddress = try SocketAddress(localAddressOf: socket)
+        } catch {
+            closeDescriptor(socket)
+            throw error
+        }
+        listenFD = socket
+        self.options = options
+        self.makeConnection = makeConnection
+        super.init(loop: loop)
+        do {
+            try loop.register(self, fd: socket, events: [.readable])
+        } catch {
+            closeDescriptor(socket)
+            throw error
+        }
+    }
+
+    /// Stops listening and closes the socket; open connections are not affected.
+    public func close() {
+        switch acceptState {
+        case .closed: return
+        case .accepting: loop.forget(self)
+        case .paused: break  // already off epoll
+        }
+        acceptState = .closed
+        closeDescriptor(listenFD)
+    }
+
+    public override func loopWillClose() {
+        close()
+    }
+
+    public override func handleEvents(_ events: IOEvents) {
+        acceptAvailable()
+    }
+
+    private func acceptAvailable() {
+        guard case .accepting = acceptState else { return }
+        for _ in 0..<options.acceptsPerIteration {
+            let socket = pw_accept(listenFD)
+            if socket >= 0 {
+                adopt(socket)
+                continue
+            }
+            let code = pw_errno()
+            switch code {
+            case EAGAIN, EWOULDBLOCK:
+                return
+            case EINTR, ECONNABORTED, EPROTO, EPERM:
+                continue
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                pause(code)
+                return
+            default:
+                loop.logger.error("accept failed", metadata: ["error": "\(SystemError("accept", code: code))"])
+                return
+            }
+        }
+        loop.markReady(self)
+    }
+
+    private func adopt(_ socket: Int32) {
+        _ = pw_set_nodelay(socket, 1)
+        guard let connection = makeConnection(loop) else {
+            closeDescriptor(socket)
+            return
+        }
+        do {
+            try connection.adopt(fd: socket)
+        } catch {
+            closeDescriptor(socket)
+            loop.logger.error("could not register an accepted connection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Out of descriptors: stop watching the socket so a full backlog cannot wake the loop
+    /// over and over, and try again after a pause.
+    private func pause(_ code: Int32) {
+        let pauses: Int
+        switch acceptState {
+        case .accepting:
+            pauses = 1
+            loop.logger.warning(
+                "out of file descriptors, pausing accept",
+                metadata: ["error": "\(SystemError("accept", code: code))", "open_connections": "\(loop.connectionCount)"])
+            acceptState = .paused(since: loop.now, pauses: pauses)
+        case .paused(let since, let count):
+            pauses = count + 1
+            acceptState = .paused(since: since, pauses: pauses)
+        case .closed:
+            return
+        }
+        loop.deregister(self)
+        loop.schedule(afterMilliseconds: options.exhaustionPauseMilliseconds) { [weak self] in
+            self?.resume()
+        }
+    }
+
+    private func resume() {
+        guard case .paused(let since, let pauses) = acceptState else { return }
+        acceptState = .accepting
+        do {
+            try loop.register(self, fd: listenFD, events: [.readable])
+        } catch {
+            loop.logger.error("could not resume accepting", metadata: ["error": "\(error)"])
+            return
+        }
+        acceptAvailable()
+        if case .accepting = acceptState {
+            loop.logger.notice(
+                "accepting again",
+                metadata: ["paused_ms": "\(loop.now - since)", "pauses": "\(pauses)"])
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Dispatch
+import Synchronization
+import Testing
+@testable import Reactor
+
+@Suite struct EventLoopTests {
+    @Test func executeFromManyThreadsRunsEveryTaskOnTheLoop() throws {
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        let count = Mutex(0)
+        let offLoop = Atomic<Int>(0)
+        let loop = thread.loop
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            for _ in 0..<1_000 {
+                loop.execute {
+                    if !loop.inEventLoop { offLoop.add(1, ordering: .relaxed) }
+                    count.withLock { $0 += 1 }
+                }
+            }
+        }
+        #expect(waitUntil(seconds: 10) { count.withLock { $0 } == 16_000 })
+        #expect(offLoop.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func timersFireInOrderAndCancelledOnesDoNot() throws {
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        let fired = Mutex<[Int]>([])
+        try thread.sync {
+            let loop = thread.loop
+            loop.schedule(afterMilliseconds: 60) { fired.withLock { $0.append(3) } }
+            loop.schedule(afterMilliseconds: 20) { fired.withLock { $0.append(1) } }
+            let cancelled = loop.schedule(afterMilliseconds: 30) { fired.withLock { $0.append(99) } }
+            loop.schedule(afterMilliseconds: 40) { fired.withLock { $0.append(2) } }
+            #expect(loop.cancel(cancelled))
+        }
+        #expect(waitUntil(seconds: 5) { fired.withLock { $0.count } == 3 })
+        #expect(fired.withLock { $0 } == [1, 2, 3])
+    }
+
+    @Test func timerDoesNotFireEarly() throws {
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        let start = MonotonicClock.milliseconds()
+        let firedAt = Atomic<Int64>(0)
+        _ = try thread.sync {
+            thread.loop.schedule(afterMilliseconds: 150) { firedAt.store(MonotonicClock.milliseconds(), ordering: .relaxed) }
+        }
+        #expect(waitUntil(seconds: 5) { firedAt.load(ordering: .relaxed) != 0 })
+        #expect(firedAt.load(ordering: .relaxed) - start >= 150)
+    }
+
+    @Test func stopReturnsFromRunAndClosesListeners() throws {
+        let group = try EventLoopGroup(count: 2)
+        let ports = Mutex<[Int]>([])
+        try group.start { loop in
+            let listener = try? TCPListener(loop: loop, address: SocketAddress(host: "127.0.0.1", port: 0)) { _ in nil }
+            if let listener { ports.withLock { $0.append(listener.localAddress.port) } }
+        }
+        #expect(waitUntil(seconds: 5) { ports.withLock { $0.count } == 2 })
+        group.stop()
+        group.wait()
+        // The listeners are closed: connecting is refused.
+        for port in ports.withLock({ $0 }) {
+            #expect(connectBlocking(port: port) == nil)
+        }
+    }
+}
+
+/// A blocking connect for tests; returns the socket or nil when refused.
+func connectBlocking(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if result != 0 {
+        close(fd)
+        return nil
+    }
+    return fd
+}
+
+import Glibc
