@@ -40,7 +40,9 @@ let package = Package(
                 "Reactor", "WebSocket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // The chat page is compiled into the binary: nothing to find at run time.
+            resources: [.embedInCode("ChatPage/chat.html")]
         ),
         .executableTarget(
             name: "pushwave-load",

@@ -228,6 +228,20 @@ public final class EventLoop: @unchecked Sendable {
         selectable.registrationID = 0
     }
 
+    /// Calls `body` for everything registered on this loop (e.g. to say goodbye to every
+    /// connection at shutdown). Safe against `body` closing what it is given.
+    public func forEachRegistration(_ body: (Selectable) -> Void) {
+        let snapshot = registrations
+        for case let registered? in snapshot where registered.fd >= 0 {
+            body(registered)
+        }
+    }
+
+    /// Points a registered descriptor's events at another object (see `TCPConnection.handOver`).
+    func replaceRegistration(of fd: Int32, with selectable: Selectable) {
+        registrations[Int(fd)] = selectable
+    }
+
     /// Calls `selectable.handleEvents(.readable)` again on the next iteration, without
     /// waiting: for a descriptor that still had input when it used up its share.
     public func markReady(_ selectable: Selectable) {

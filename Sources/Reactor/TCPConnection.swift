@@ -57,7 +57,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// The peer shut down its sending side. The default closes the connection.
     open func endOfInput() {
-        close()
+        closeTransport()
     }
 
     /// The send buffer, which had filled up, has drained completely.
@@ -115,6 +115,28 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             }
         }
         sendDirectly(first, second)
+    }
+
+    /// Writes `count` bytes that `fill` produces in place (e.g. a frame masked on the way),
+    /// sparing a separate buffer: they are built in the loop's cork buffer when it has room.
+    public func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+        guard count > 0 else { return }
+        let corkedHere = loop.corkOwner == ObjectIdentifier(self)
+        if count <= loop.options.corkBufferSize - loop.corkCount {
+            let start = loop.corkBuffer + loop.corkCount
+            fill(start)
+            if corkedHere, sendBuffer.isEmpty, state == .open {
+                loop.corkCount += count
+            } else {
+                // Scratch space past whatever another connection has corked.
+                write(UnsafeRawBufferPointer(start: start, count: count))
+            }
+            return
+        }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
+        defer { scratch.deallocate() }
+        fill(scratch)
+        write(UnsafeRawBufferPointer(start: scratch, count: count))
     }
 
     private func appendToCork(_ bytes: UnsafeRawBufferPointer) {
@@ -183,8 +205,14 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Closes the connection once the output already written has been sent.
-    public func close() {
+    /// Closes the connection once the output already written has been sent. Subclasses that
+    /// speak a protocol with its own goodbye (a WebSocket close frame) override it.
+    open func close() {
+        closeTransport()
+    }
+
+    /// Closes the socket once pending output is sent: `close()` without any protocol goodbye.
+    public func closeTransport() {
         switch state {
         case .open, .connecting:
             if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
@@ -294,6 +322,35 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         loop.corkOwner = nil
         if state == .open || state == .closingAfterFlush { flushCork() }
         if state == .closingAfterFlush, sendBuffer.isEmpty { closeNow(.local) }
+    }
+
+    // MARK: Handing over
+
+    /// Moves this open connection's socket, registration and unsent output to `successor`,
+    /// which takes over as if it had been accepted (its `connected()` is called), e.g. when
+    /// a protocol upgrade turns an HTTP exchange into a connection of another kind. This
+    /// object ends without `closed(_:)` being called. `pendingInput` (bytes this object read
+    /// but that belong to the successor) is delivered to it right away.
+    public func handOver(to successor: TCPConnection, pendingInput: UnsafeMutableRawBufferPointer? = nil) {
+        precondition(state == .open && successor.state == .closed && successor.fd < 0, "handOver needs an open connection and an unused successor")
+        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        guard state == .open else { return }
+        successor.fd = fd
+        successor.registrationID = registrationID
+        successor.sendBuffer = sendBuffer
+        successor.inputClosed = inputClosed
+        successor.state = .open
+        loop.replaceRegistration(of: fd, with: successor)
+        sendBuffer = RingBuffer()
+        state = .closed
+        fd = -1
+        successor.connected()
+        if let pendingInput, pendingInput.count > 0, successor.state == .open {
+            successor.deliver(pendingInput)
+        }
+        // This object may have stopped reading mid-stream; edge-triggering will not report
+        // those bytes again, so the successor looks once more on the next iteration.
+        loop.markReady(successor)
     }
 
     // MARK: Outbound

@@ -1,0 +1,71 @@
+import Reactor
+
+/// A client's HTTP upgrade in flight: the request it sent and the parser for the answer.
+/// Exists only during the handshake.
+final class ClientUpgrade {
+    let key: String
+    let request: [UInt8]
+    let subprotocols: [String]
+    var parser: HTTPResponseParser
+
+    init(url: WebSocketURL, subprotocols: [String], headers: [(name: String, value: String)], maxHeaderBytes: Int) {
+        key = ClientHandshake.randomKey()
+        request = ClientHandshake.request(
+            host: url.hostHeader, path: url.path, key: key, subprotocols: subprotocols, extraHeaders: headers)
+        self.subprotocols = subprotocols
+        parser = HTTPResponseParser(maxHeaderBytes: maxHeaderBytes)
+    }
+}
+
+/// A parsed `ws://host:port/path` address. Numeric hosts and `localhost` only, as for
+/// `SocketAddress`; `wss://` needs TLS, which this library does not speak.
+public struct WebSocketURL: Sendable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    /// Path and query, starting with `/`.
+    public let path: String
+
+    public init(_ string: String) throws {
+        guard string.hasPrefix("ws://") else {
+            throw WebSocketURLError("only ws:// URLs are supported: \(string)")
+        }
+        let rest = string.dropFirst("ws://".count)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let remainder = rest.dropFirst(authority.count)
+        path = remainder.isEmpty ? "/" : (remainder.hasPrefix("?") ? "/" + remainder : String(remainder))
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw WebSocketURLError("bad IPv6 host in \(string)") }
+            host = String(authority[authority.startIndex...close])
+            let after = authority[authority.index(after: close)...]
+            port = try Self.port(after.hasPrefix(":") ? after.dropFirst() : nil, in: string)
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            port = try Self.port(authority[authority.index(after: colon)...], in: string)
+        } else {
+            host = String(authority)
+            port = 80
+        }
+        guard !host.isEmpty else { throw WebSocketURLError("missing host in \(string)") }
+    }
+
+    private static func port(_ text: Substring?, in string: String) throws -> Int {
+        guard let text else { return 80 }
+        guard let port = Int(text), (1...65535).contains(port) else { throw WebSocketURLError("bad port in \(string)") }
+        return port
+    }
+
+    /// The `Host` header value: the port is left out when it is the default.
+    var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
+
+    public var description: String { "ws://\(hostHeader)\(path)" }
+
+    /// The address to connect to.
+    public func socketAddress() throws -> SocketAddress {
+        try SocketAddress(host: host, port: port)
+    }
+}
+
+public struct WebSocketURLError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

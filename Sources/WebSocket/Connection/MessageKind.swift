@@ -1,0 +1,32 @@
+/// Whether a message is UTF-8 text or binary data.
+public enum MessageKind: Sendable {
+    case text
+    case binary
+
+    var opcode: Opcode { self == .text ? .text : .binary }
+}
+
+/// What became of a message given to `send`.
+public enum SendStatus: Sendable, Equatable {
+    /// The kernel took all of it (or it is corked with this connection's other output).
+    case sent
+    /// Part of it waits in the connection's send buffer.
+    case buffered
+    /// It would have pushed the send buffer past its limit and was not sent
+    /// (slow-consumer policy `.dropMessages`).
+    case dropped
+    /// The connection is closing or closed; nothing was sent.
+    case closed
+}
+
+extension RawSpan {
+    /// The bytes decoded as UTF-8 (text messages are already validated).
+    public var utf8String: String {
+        withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A copy of the bytes that may outlive the callback that received them.
+    public var byteArray: [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+}

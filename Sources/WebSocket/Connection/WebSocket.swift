@@ -1,0 +1,493 @@
+import Logging
+import Reactor
+
+/// One WebSocket connection, server or client side, on an event loop.
+///
+/// Subclass it and override the callbacks — `didOpen()`, `didReceive(_:kind:)`,
+/// `didClose(code:reason:)`, and if needed `didReceivePong(_:)` and `didDrain()` — then
+/// hand instances out from a `WebSocketServer` route, or call `connect(to:)` for a client.
+/// Everything runs on the loop's thread.
+///
+/// Received messages are borrowed views (`RawSpan`) into the loop's receive buffer: the
+/// compiler does not let them escape the callback; copy what must be kept (`byteArray`,
+/// `utf8String`). Sends are corked while the connection handles its input, so all the
+/// replies to one read leave in one system call.
+open class WebSocket: TCPConnection, @unchecked Sendable {
+    enum Phase {
+        /// Client only: TCP connect and HTTP upgrade in progress.
+        case handshaking(ClientUpgrade)
+        case open
+        /// A close frame has been sent (by either side's initiative); data is no longer sent.
+        case closing
+        case closed
+    }
+
+    /// The shared settings, counters and topics of this connection's group.
+    public let context: WebSocketContext
+    var phase = Phase.closed
+    private var parser: FrameParser
+    /// True while `parser` is copied out for a parse; see `received(_:)`.
+    private var parsing = false
+    private var keepaliveTimer: TimerHandle?
+    private var closeTimer: TimerHandle?
+    /// Loop time of the last input, for pings and the idle timeout.
+    private var lastInput: Int64 = 0
+    private var awaitingPong = false
+    /// The close code and reason `didClose` reports; nil code means no close frame (1006).
+    private var closeCode: CloseCode?
+    private var closeReason = ""
+    /// Topics this connection is subscribed to, so that closing unsubscribes it.
+    var subscriptions: [Topic] = []
+
+    public init(context: WebSocketContext) {
+        self.context = context
+        parser = FrameParser(role: context.role, limits: context.configuration.limits)
+        super.init(loop: context.loop)
+    }
+
+    // MARK: Callbacks for subclasses
+
+    /// The handshake is complete; messages can be sent.
+    open func didOpen() {}
+
+    /// A complete text or binary message. `message` is valid only during this call; text has
+    /// been validated as UTF-8.
+    open func didReceive(_ message: RawSpan, kind: MessageKind) {}
+
+    /// A pong arrived (an answer to `ping(_:)`, or unsolicited).
+    open func didReceivePong(_ payload: RawSpan) {}
+
+    /// The send buffer, which had filled up, is empty again.
+    open func didDrain() {}
+
+    /// The connection is closed. `code` is the peer's close code (1005 when its close frame
+    /// had none), ours when we closed first or failed the connection, and 1006 when the TCP
+    /// connection ended without a closing handshake. Called exactly once.
+    open func didClose(code: CloseCode, reason: String) {}
+
+    // MARK: Sending
+
+    /// Sends a message. Returns `.dropped` when the connection's send buffer is full and the
+    /// slow-consumer policy drops messages, `.closed` when the connection is closing.
+    @discardableResult
+    public func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind) -> SendStatus {
+        sendFrame(kind.opcode, payload)
+    }
+
+    /// Sends a message from a borrowed view, e.g. echoing one just received.
+    @discardableResult
+    public func send(_ message: RawSpan, kind: MessageKind) -> SendStatus {
+        message.withUnsafeBytes { sendFrame(kind.opcode, $0) }
+    }
+
+    /// Sends a text message.
+    @discardableResult
+    public func send(text: String) -> SendStatus {
+        var text = text
+        return text.withUTF8 { sendFrame(.text, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Sends a message from an array.
+    @discardableResult
+    public func send(_ bytes: [UInt8], kind: MessageKind) -> SendStatus {
+        bytes.withUnsafeBytes { sendFrame(kind.opcode, $0) }
+    }
+
+    /// Sends a ping (payload of at most 125 bytes); the peer answers with a pong.
+    @discardableResult
+    public func ping(_ payload: [UInt8] = []) -> SendStatus {
+        precondition(payload.count <= 125, "a ping payload is at most 125 bytes")
+        return payload.withUnsafeBytes { sendFrame(.ping, $0) }
+    }
+
+    /// Sends one frame: header and payload written back to back (masked for a client).
+    func sendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendStatus {
+        guard case .open = phase, isOpen else { return .closed }
+        // Refused only when the queue is already at its limit, so one message larger than the
+        // limit still goes out: the memory bound is the limit plus one message.
+        if bufferedAmount >= context.configuration.maxBufferedAmount {
+            return refuseForBackpressure()
+        }
+        let masked = context.role == .client
+        let frameSize = FrameEncoder.headerSize(payloadLength: payload.count, masked: masked) + payload.count
+        writeFrame(opcode, payload, size: frameSize)
+        context.statistics.messagesSent += 1
+        context.statistics.bytesSent += payload.count
+        return .sent
+    }
+
+    /// Writes a frame without the buffer check (close frames must get out).
+    private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, size: Int) {
+        if context.role == .server {
+            var header: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &header) { headerBytes in
+                let headerSize = FrameEncoder.writeHeader(
+                    into: headerBytes.baseAddress.unsafelyUnwrapped, opcode: opcode, fin: true,
+                    payloadLength: payload.count, maskKey: nil)
+                write(UnsafeRawBufferPointer(rebasing: headerBytes[..<headerSize]), payload)
+            }
+        } else {
+            let key = context.nextMaskKey()
+            write(count: size) { destination in
+                _ = FrameEncoder.writeFrame(into: destination, opcode: opcode, fin: true, payload: payload, maskKey: key)
+            }
+        }
+    }
+
+    /// Writes a batch of frames published to a topic this connection subscribes to.
+    func sendBatch(_ frames: UnsafeRawBufferPointer, messageCount: Int) {
+        guard case .open = phase, isOpen else { return }
+        if bufferedAmount >= context.configuration.maxBufferedAmount {
+            _ = refuseForBackpressure(messageCount: messageCount)
+            return
+        }
+        write(frames)
+        context.statistics.messagesSent += messageCount
+        context.statistics.bytesSent += frames.count
+    }
+
+    private func refuseForBackpressure(messageCount: Int = 1) -> SendStatus {
+        switch context.configuration.slowConsumerPolicy {
+        case .dropMessages:
+            context.statistics.messagesDropped += messageCount
+            return .dropped
+        case .close:
+            context.statistics.slowConsumersClosed += 1
+            context.logger.debug("closing a slow consumer", metadata: ["buffered": "\(bufferedAmount)"])
+            fail(.policyViolation, reason: "send buffer limit reached")
+            return .closed
+        }
+    }
+
+    // MARK: Topics
+
+    /// Subscribes to `topic` on this connection's loop (and thereby to what is published to it
+    /// from any loop of the same server). Closing the connection unsubscribes it.
+    public func subscribe(_ topic: String) {
+        precondition(context.role == .server, "topics are for server connections")
+        context.topics.subscribe(self, to: topic)
+    }
+
+    public func unsubscribe(_ topic: String) {
+        context.topics.unsubscribe(self, from: topic)
+    }
+
+    /// Publishes a message to every subscriber of `topic`, on every loop of the server.
+    public func publish(_ topic: String, _ message: RawSpan, kind: MessageKind) {
+        message.withUnsafeBytes { context.publish(topic, $0, kind: kind) }
+    }
+
+    // MARK: Closing
+
+    /// Starts the closing handshake with 1000 (normal closure).
+    public final override func close() {
+        close(code: .normalClosure, reason: "")
+    }
+
+    /// Starts the closing handshake: sends a close frame, then waits (up to the close
+    /// timeout) for the peer's. No message is sent after this.
+    public func close(code: CloseCode, reason: String) {
+        switch phase {
+        case .open:
+            sendCloseFrame(code: code, reason: reason)
+            closeCode = code
+            closeReason = reason
+            phase = .closing
+            startCloseTimer()
+        case .handshaking:
+            phase = .closed
+            closeTransport()
+        case .closing, .closed:
+            return
+        }
+    }
+
+    /// Fails the connection: a close frame with `code`, then TCP closes as soon as it is sent,
+    /// without waiting for the peer's close (RFC 6455 §7.1.7).
+    func fail(_ code: CloseCode, reason: String) {
+        guard case .open = phase else {
+            if case .closing = phase { closeTransport() }
+            return
+        }
+        sendCloseFrame(code: code, reason: reason)
+        closeCode = code
+        closeReason = reason
+        phase = .closing
+        startCloseTimer()  // in case the peer never reads what is queued
+        closeTransport()
+    }
+
+    private func sendCloseFrame(code: CloseCode?, reason: String) {
+        var payload: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &payload) { bytes in
+            let count = code.map { ClosePayload.write(into: bytes.baseAddress.unsafelyUnwrapped, code: $0, reason: reason) } ?? 0
+            let body = UnsafeRawBufferPointer(rebasing: bytes[..<count])
+            writeFrame(.close, body, size: FrameEncoder.headerSize(payloadLength: count, masked: context.role == .client) + count)
+        }
+    }
+
+    private func startCloseTimer() {
+        guard closeTimer == nil else { return }
+        closeTimer = loop.schedule(afterMilliseconds: context.configuration.closeTimeoutMilliseconds) { [unowned self] in
+            closeTimer = nil
+            // The peer never finished the handshake (or never read our close): give up.
+            reset()
+        }
+    }
+
+    /// The closing handshake is complete: the server closes TCP first (RFC 6455 §7.1.1); a
+    /// client waits for it, within the close timeout.
+    private func finishClosingHandshake() {
+        if context.role == .server {
+            closeTransport()
+        } else {
+            startCloseTimer()
+        }
+    }
+
+    // MARK: Receiving
+
+    public final override func received(_ bytes: UnsafeMutableRawBufferPointer) {
+        if case .handshaking(let upgrade) = phase {
+            receiveHandshake(upgrade, bytes)
+            return
+        }
+        lastInput = loop.now
+        awaitingPong = false
+        parseFrames(bytes)
+    }
+
+    func parseFrames(_ bytes: UnsafeMutableRawBufferPointer) {
+        // The parser is copied out for the parse and stored back after: callbacks run in
+        // between and must not see it half-updated, nor pay exclusivity checks per frame.
+        var parser = self.parser
+        var sink = Sink(socket: self)
+        parsing = true
+        let outcome = parser.parse(bytes, into: &sink)
+        parsing = false
+        self.parser = parser
+        if case .closed = phase {
+            self.parser.releaseBuffers()
+            return
+        }
+        if case .failed(let error) = outcome {
+            context.statistics.protocolErrors += 1
+            context.logger.debug("protocol error", metadata: ["error": "\(error)", "code": "\(error.closeCode)"])
+            fail(error.closeCode, reason: error.closeReason)
+        }
+    }
+
+    /// Whether frames after the current one should still be looked at.
+    private var keepsParsing: Bool {
+        switch phase {
+        case .open, .closing: isOpen
+        case .handshaking, .closed: false
+        }
+    }
+
+    fileprivate func receivedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        // After our close frame, data from the peer is read and discarded (RFC 6455 §5.5.1).
+        guard case .open = phase else { return keepsParsing }
+        context.statistics.messagesReceived += 1
+        context.statistics.bytesReceived += payload.count
+        didReceive(RawSpan(_unsafeBytes: payload), kind: opcode == .text ? .text : .binary)
+        return keepsParsing
+    }
+
+    fileprivate func receivedPing(_ payload: UnsafeRawBufferPointer) -> Bool {
+        if case .open = phase { _ = sendFrame(.pong, payload) }
+        return keepsParsing
+    }
+
+    fileprivate func receivedPong(_ payload: UnsafeRawBufferPointer) -> Bool {
+        if case .open = phase { didReceivePong(RawSpan(_unsafeBytes: payload)) }
+        return keepsParsing
+    }
+
+    fileprivate func receivedClose(code: CloseCode?, reason: UnsafeRawBufferPointer) -> Bool {
+        switch phase {
+        case .open:
+            // Answer with the same code (an empty close when the peer sent none).
+            sendCloseFrame(code: code, reason: "")
+            closeCode = code ?? .noStatusReceived
+            closeReason = String(decoding: reason, as: UTF8.self)
+            phase = .closing
+            finishClosingHandshake()
+        case .closing:
+            finishClosingHandshake()
+        case .handshaking, .closed:
+            break
+        }
+        return false
+    }
+
+    // MARK: Client
+
+    /// Opens a client connection: TCP connect, then the HTTP upgrade. `didOpen()` follows, or
+    /// `didClose(code: .abnormalClosure, ...)` when either fails. `localAddress` picks the
+    /// source address (to spread many connections over several local addresses).
+    public func connect(
+        to url: WebSocketURL, from localAddress: SocketAddress? = nil,
+        subprotocols: [String] = [], headers: [(name: String, value: String)] = []
+    ) throws {
+        precondition(context.role == .client, "connect needs a client context")
+        guard case .closed = phase else { preconditionFailure("connect on a connection already in use") }
+        let upgrade = ClientUpgrade(
+            url: url, subprotocols: subprotocols, headers: headers,
+            maxHeaderBytes: context.configuration.maxRequestHeadBytes)
+        try connect(to: url.socketAddress(), from: localAddress)
+        phase = .handshaking(upgrade)
+        closeTimer = loop.schedule(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds) { [unowned self] in
+            closeTimer = nil
+            closeReason = "handshake timed out"
+            reset()
+        }
+    }
+
+    /// The subprotocol the server chose, once open.
+    public private(set) var subprotocol: String?
+
+    private func receiveHandshake(_ upgrade: ClientUpgrade, _ bytes: UnsafeMutableRawBufferPointer) {
+        switch upgrade.parser.parse(UnsafeRawBufferPointer(bytes)) {
+        case .needMore:
+            return
+        case .failed(let status):
+            closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
+            closeTransport()
+        case .complete(let head, let consumed):
+            switch ClientHandshake.validate(head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols) {
+            case .failure(let error):
+                closeReason = "handshake refused: \(error)"
+                closeTransport()
+            case .success(let subprotocol):
+                self.subprotocol = subprotocol
+                if let closeTimer { loop.cancel(closeTimer) }
+                closeTimer = nil
+                opened()
+                // Frames that came in the same read as the response.
+                if consumed < bytes.count, case .open = phase {
+                    parseFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
+                }
+            }
+        }
+    }
+
+    // MARK: TCP events
+
+    public final override func connected() {
+        switch phase {
+        case .handshaking(let upgrade):
+            upgrade.request.withUnsafeBytes { write($0) }
+        case .closed:
+            // Server side: the upgrade response is already on its way.
+            opened()
+        case .open, .closing:
+            break
+        }
+    }
+
+    func opened() {
+        phase = .open
+        lastInput = loop.now
+        context.statistics.connectionsOpened += 1
+        scheduleKeepalive()
+        didOpen()
+    }
+
+    public final override func endOfInput() {
+        // Either the normal end after the closing handshake, or the peer vanished (1006).
+        closeTransport()
+    }
+
+    public final override func writable() {
+        didDrain()
+    }
+
+    public final override func closed(_ reason: CloseReason) {
+        let wasOpen: Bool
+        switch phase {
+        case .open, .closing: wasOpen = true
+        case .handshaking, .closed: wasOpen = false
+        }
+        phase = .closed
+        if let keepaliveTimer { loop.cancel(keepaliveTimer) }
+        if let closeTimer { loop.cancel(closeTimer) }
+        keepaliveTimer = nil
+        closeTimer = nil
+        if !parsing { parser.releaseBuffers() }
+        if !subscriptions.isEmpty { context.topics.unsubscribeAll(self) }
+        if wasOpen { context.statistics.connectionsClosed += 1 }
+        if closeCode == nil, case .error(let code) = reason {
+            closeReason = SystemError("socket", code: code).description
+        }
+        didClose(code: closeCode ?? .abnormalClosure, reason: closeReason)
+    }
+
+    // MARK: Keepalive
+
+    private func scheduleKeepalive() {
+        let configuration = context.configuration
+        let intervals = [configuration.pingIntervalMilliseconds, configuration.idleTimeoutMilliseconds].filter { $0 > 0 }
+        guard let interval = intervals.min() else { return }
+        keepaliveTimer = loop.schedule(afterMilliseconds: interval) { [unowned self] in
+            keepaliveTimer = nil
+            keepaliveTick()
+        }
+    }
+
+    private func keepaliveTick() {
+        guard case .open = phase else { return }
+        let configuration = context.configuration
+        let silence = loop.now - lastInput
+        if configuration.idleTimeoutMilliseconds > 0, silence >= configuration.idleTimeoutMilliseconds {
+            close(code: .goingAway, reason: "idle timeout")
+            return
+        }
+        if configuration.pingIntervalMilliseconds > 0, silence >= configuration.pingIntervalMilliseconds {
+            if awaitingPong {
+                // A whole interval without an answer to our ping: the peer is gone.
+                closeReason = "no answer to ping"
+                reset()
+                return
+            }
+            awaitingPong = true
+            _ = sendFrame(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        scheduleKeepalive()
+    }
+}
+
+/// Forwards what the parser finds to the connection, without retaining it per frame.
+private struct Sink: FrameSink {
+    unowned(unsafe) let socket: WebSocket
+
+    mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        socket.receivedMessage(opcode, payload)
+    }
+
+    mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool {
+        socket.receivedPing(payload)
+    }
+
+    mutating func pong(_ payload: UnsafeRawBufferPointer) -> Bool {
+        socket.receivedPong(payload)
+    }
+
+    mutating func close(code: CloseCode?, reason: UnsafeRawBufferPointer) -> Bool {
+        socket.receivedClose(code: code, reason: reason)
+    }
+}
+
+extension ProtocolError {
+    /// A short reason for the close frame that fails the connection.
+    var closeReason: String {
+        switch self {
+        case .invalidUTF8: "invalid UTF-8 in text message"
+        case .invalidCloseReason: "invalid UTF-8 in close reason"
+        case .frameTooBig: "frame too big"
+        case .messageTooBig: "message too big"
+        default: "protocol error"
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// Limits, timeouts and policies shared by a group of WebSocket connections.
+///
+/// Every limit has a safe default, so a server that sets nothing is still protected from
+/// oversized messages, slowloris handshakes, silent peers and slow consumers.
+public struct WebSocketConfiguration: Sendable {
+    /// What to do with a connection whose unsent output would grow past `maxBufferedAmount`.
+    public enum SlowConsumerPolicy: Sendable {
+        /// Drop the message for that connection (`send` returns `.dropped`); it stays open.
+        case dropMessages
+        /// Close the connection with 1008 (policy violation).
+        case close
+    }
+
+    /// Largest frame and message accepted from the peer; beyond them the connection is closed
+    /// with 1009.
+    public var limits = FrameLimits()
+    /// Most bytes a connection may have queued for sending and not yet handed to the kernel.
+    /// A send is refused (per `slowConsumerPolicy`) while the queue is at or over it, so the
+    /// memory a connection can hold is this plus one message.
+    public var maxBufferedAmount = 1 << 20
+    public var slowConsumerPolicy = SlowConsumerPolicy.close
+    /// Largest HTTP upgrade request head (request line and headers); beyond it: 431.
+    public var maxRequestHeadBytes = 8 * 1024
+    /// Time allowed from accept to a complete upgrade request (slowloris protection).
+    public var handshakeTimeoutMilliseconds: Int64 = 10_000
+    /// A ping is sent after this long without input, and the connection is dropped when the
+    /// next interval passes with no answer. 0 turns pings off.
+    public var pingIntervalMilliseconds: Int64 = 30_000
+    /// The connection is closed (1001) after this long without any input. 0 turns it off.
+    public var idleTimeoutMilliseconds: Int64 = 0
+    /// How long to wait for the peer's close frame (or, on the client, for the server to close
+    /// TCP) after the closing handshake started.
+    public var closeTimeoutMilliseconds: Int64 = 5_000
+
+    public init() {}
+}

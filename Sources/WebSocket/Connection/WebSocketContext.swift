@@ -1,0 +1,102 @@
+import Logging
+import Reactor
+
+/// Counters of one context's connections, kept on its loop without locks.
+public struct WebSocketStatistics: Sendable {
+    public var connectionsOpened = 0
+    public var connectionsClosed = 0
+    public var messagesReceived = 0
+    public var bytesReceived = 0
+    public var messagesSent = 0
+    public var bytesSent = 0
+    /// Messages not sent because a connection's send buffer was full (`.dropMessages`).
+    public var messagesDropped = 0
+    /// Connections closed because their send buffer was full (`.close`).
+    public var slowConsumersClosed = 0
+    /// Connections failed for breaking the protocol, by close code sent.
+    public var protocolErrors = 0
+
+    public init() {}
+
+    /// Adds another loop's counters, for a process-wide total.
+    public mutating func add(_ other: WebSocketStatistics) {
+        connectionsOpened += other.connectionsOpened
+        connectionsClosed += other.connectionsClosed
+        messagesReceived += other.messagesReceived
+        bytesReceived += other.bytesReceived
+        messagesSent += other.messagesSent
+        bytesSent += other.bytesSent
+        messagesDropped += other.messagesDropped
+        slowConsumersClosed += other.slowConsumersClosed
+        protocolErrors += other.protocolErrors
+    }
+}
+
+/// What the WebSocket connections of one loop share: the loop, the configuration, their
+/// counters and their topics. Create one per loop (a `WebSocketServer` makes its own).
+/// Confined to its loop's thread.
+public final class WebSocketContext: @unchecked Sendable {
+    public let loop: EventLoop
+    public let role: Role
+    public let configuration: WebSocketConfiguration
+    public let logger: Logger
+    /// Counters, updated by the connections as they go.
+    public internal(set) var statistics = WebSocketStatistics()
+    /// This loop's topics and their subscribers.
+    private(set) lazy var topics = TopicRegistry(context: self)
+    /// The contexts of the same server on other loops, which publishes are forwarded to.
+    var peers: [WebSocketContext] = []
+    private var maskKeys: MaskKeyGenerator
+
+    public init(loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(), logger: Logger = Logger(label: "pushwave.websocket")) {
+        self.loop = loop
+        self.role = role
+        self.configuration = configuration
+        self.logger = logger
+        maskKeys = MaskKeyGenerator()
+    }
+
+    /// Publishes to the subscribers of `topic` on this loop now, and on the other loops of
+    /// the same server through their task queues. Call on this context's loop.
+    public func publish(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
+        topics.publish(topic, payload, kind: kind)
+        guard !peers.isEmpty else { return }
+        let bytes = Array(payload)
+        for peer in peers {
+            peer.loop.execute {
+                bytes.withUnsafeBytes { peer.topics.publish(topic, $0, kind: kind) }
+            }
+        }
+    }
+
+    /// Subscribers of `topic` on this loop.
+    public func subscriberCount(_ topic: String) -> Int {
+        topics.subscriberCount(topic)
+    }
+
+    func nextMaskKey() -> UInt32 {
+        maskKeys.next()
+    }
+}
+
+/// Masking keys for client frames. RFC 6455 §5.3 wants them unpredictable to whoever
+/// controls the payload; a xoshiro-style generator seeded from the system's entropy gives
+/// that without a system call per frame (the system generator costs one on Linux).
+struct MaskKeyGenerator {
+    private var state: (UInt64, UInt64)
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = (system.next() | 1, system.next())
+    }
+
+    mutating func next() -> UInt32 {
+        // xorshift128+
+        var s1 = state.0
+        let s0 = state.1
+        state.0 = s0
+        s1 ^= s1 << 23
+        state.1 = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26)
+        return UInt32(truncatingIfNeeded: (state.1 &+ s0) >> 32)
+    }
+}

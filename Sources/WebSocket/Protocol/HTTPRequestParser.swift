@@ -1,0 +1,34 @@
+/// Reads an HTTP request head incrementally, from bytes as they arrive.
+///
+/// Bodies are not read: a WebSocket upgrade has none, and ``UpgradeRequest``
+/// rejects requests that announce one. After `.complete` or `.failed` the
+/// parser frees its buffer and is ready for a new request.
+struct HTTPRequestParser {
+    private var accumulator: HTTPHeadAccumulator
+
+    /// `maxHeaderBytes` bounds the whole head, start line included; a longer
+    /// head fails with 431.
+    init(maxHeaderBytes: Int = 8192) {
+        accumulator = HTTPHeadAccumulator(maxBytes: maxHeaderBytes)
+    }
+
+    /// How many bytes of an incomplete head are buffered.
+    var bufferedByteCount: Int { accumulator.bytes.count }
+
+    mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
+        switch accumulator.feed(bytes) {
+        case .needMore:
+            return .needMore
+        case .tooLarge:
+            accumulator.reset()
+            return .failed(.requestHeaderFieldsTooLarge)
+        case .complete(let consumed):
+            defer { accumulator.reset() }
+            do {
+                return .complete(try HTTPRequestHead(parsing: accumulator.bytes), consumed: consumed)
+            } catch {
+                return .failed(error.status)
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Logging
+import Reactor
+import Synchronization
+
+/// A WebSocket server on one or more event loops.
+///
+/// Every request goes to one router closure, which looks at the request (path, headers,
+/// origin, query) and answers with a `ServerResponse`: upgrade to a WebSocket of your own
+/// class, or a plain HTTP response.
+///
+/// ```swift
+/// let server = WebSocketServer { request in
+///     switch request.head.path {
+///     case "/echo": .upgrade { EchoSocket(context: $0) }
+///     default: .notFound
+///     }
+/// }
+/// try server.listen(on: group.loops, address: SocketAddress(host: "127.0.0.1", port: 8080))
+/// ```
+///
+/// With several loops each gets its own `SO_REUSEPORT` listener and context; publishing to
+/// a topic reaches the subscribers on every loop.
+public final class WebSocketServer: Sendable {
+    public let configuration: WebSocketConfiguration
+    private let router: @Sendable (ServerRequest) -> ServerResponse
+    private let logger: Logger
+    private let endpoints = Mutex<[ServerEndpoint]>([])
+
+    public init(
+        configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        logger: Logger = Logger(label: "pushwave.server"),
+        router: @escaping @Sendable (ServerRequest) -> ServerResponse
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.router = router
+    }
+
+    /// Binds a listener on each loop (all on the same port) before the loops run, or from
+    /// the loops' own threads. Returns the bound address (useful with port 0).
+    /// `maxConnections` is the limit for the whole server, shared evenly by the loops;
+    /// connections beyond it are answered 503.
+    @discardableResult
+    public func listen(on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024) throws -> SocketAddress {
+        precondition(!loops.isEmpty, "listen needs at least one loop")
+        var options = TCPListener.Options()
+        options.reusePort = loops.count > 1
+        options.backlog = backlog
+        var bound = address
+        var created: [ServerEndpoint] = []
+        let perLoop = max(1, maxConnections / loops.count)
+        for loop in loops {
+            let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger)
+            let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
+            endpoint.listener = try TCPListener(loop: loop, address: bound, options: options) { [unowned endpoint] _ in
+                HandshakeConnection(endpoint: endpoint)
+            }
+            if let actual = endpoint.listener?.localAddress { bound = actual }
+            created.append(endpoint)
+        }
+        for endpoint in created {
+            endpoint.context.peers = created.filter { $0 !== endpoint }.map(\.context)
+        }
+        endpoints.withLock { $0 += created }
+        return bound
+    }
+
+    /// The per-loop contexts (one per loop given to `listen`).
+    public var contexts: [WebSocketContext] {
+        endpoints.withLock { $0.map(\.context) }
+    }
+
+    /// Publishes to `topic` on every loop; safe from any thread.
+    public func publish(_ topic: String, _ payload: [UInt8], kind: MessageKind) {
+        for endpoint in endpoints.withLock({ $0 }) {
+            let context = endpoint.context
+            context.loop.execute {
+                payload.withUnsafeBytes { context.topics.publish(topic, $0, kind: kind) }
+            }
+        }
+    }
+
+    /// Begins a graceful shutdown on every loop: listeners close, new upgrades get 503, and
+    /// every open WebSocket is sent 1001 (going away). Safe from any thread; watch
+    /// `EventLoop.connectionCount` (or wait a bounded time) before stopping the loops.
+    public func drain() {
+        for endpoint in endpoints.withLock({ $0 }) {
+            endpoint.context.loop.execute { endpoint.drain() }
+        }
+    }
+
+    /// Handshakes rejected so far on `context`'s loop, by HTTP status. Call on that loop.
+    public func rejectedHandshakes(on context: WebSocketContext) -> [Int: Int] {
+        endpoints.withLock { $0.first { $0.context === context } }?.rejections ?? [:]
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the interop tests (Tests/Interop) need on Debian 12, as root:
+# Chromium and a font for the browser test, and the Python packages.
+# Idempotent, and quick when everything is already there.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+APT_PACKAGES=(chromium fonts-dejavu-core)
+PYTHON=${PYTHON:-python3}
+REQUIREMENTS=Tests/Interop/requirements.txt
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]} > 0)); then
+    export DEBIAN_FRONTEND=noninteractive
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    echo "apt: updating package lists"
+    apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    echo "apt: installing ${missing[*]}"
+    apt-get install -y -qq "${missing[@]}" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+else
+    echo "apt: ${APT_PACKAGES[*]} already installed"
+fi
+
+# Mirrors requirements.txt: websockets>=14 (asyncio API) and pytest>=8.
+if "$PYTHON" - 2>/dev/null <<'PY'
+import importlib.metadata as md
+def major(name):
+    return int(md.version(name).split(".")[0])
+assert major("websockets") >= 14 and major("pytest") >= 8
+PY
+then
+    echo "pip: requirements of $REQUIREMENTS already satisfied ($PYTHON)"
+else
+    echo "pip: installing $REQUIREMENTS ($PYTHON)"
+    "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$REQUIREMENTS"
+fi
