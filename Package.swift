@@ -52,8 +52,10 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim"]),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Reactor"]),
+        // Helpers shared by the test targets: a loop on its own thread, blocking sockets.
+        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Reactor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -36,8 +36,10 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     }
 
     var state = State.closed
-    /// The peer sent FIN; no more reads.
+    /// The peer sent FIN and we have read it: no more reads.
     private var inputClosed = false
+    /// epoll reported that the peer closed (or failed); its FIN may still be unread.
+    private var peerHasClosed = false
     /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
     private var outputShutdownRequested = false
     private var sendBuffer = RingBuffer()
@@ -278,6 +280,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             flushSendBuffer()
         }
         if state == .open, !inputClosed, !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
+            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { peerHasClosed = true }
             readAvailable()
         }
     }
@@ -292,7 +295,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             if count > 0 {
                 deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
                 // A short read means the socket was drained; edge-triggering reports new data.
-                if count < buffer.count { return }
+                // When the peer has closed, its FIN may have come with this data in the same
+                // edge: read on to the end of input instead of stopping at a short read.
+                if count < buffer.count, !peerHasClosed { return }
                 reads += 1
                 if reads >= loop.options.readsPerIteration {
                     loop.markReady(self)
@@ -339,6 +344,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         successor.registrationID = registrationID
         successor.sendBuffer = sendBuffer
         successor.inputClosed = inputClosed
+        successor.peerHasClosed = peerHasClosed
         successor.state = .open
         loop.replaceRegistration(of: fd, with: successor)
         sendBuffer = RingBuffer()

@@ -1,1 +1,1 @@
-print("pushwave-load")
+LoadCommand.main()

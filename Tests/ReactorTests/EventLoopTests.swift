@@ -67,21 +67,5 @@ import Testing
     }
 }
 
-/// A blocking connect for tests; returns the socket or nil when refused.
-func connectBlocking(port: Int) -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    if result != 0 {
-        close(fd)
-        return nil
-    }
-    return fd
-}
-
 import Glibc
+import TestSupport

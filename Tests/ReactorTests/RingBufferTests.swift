@@ -101,3 +101,4 @@ import Testing
 }
 
 import Glibc
+import TestSupport

@@ -207,3 +207,4 @@ final class VerifyingClient: TCPConnection, @unchecked Sendable {
 }
 
 import Glibc
+import TestSupport

@@ -88,3 +88,4 @@ import Testing
         #expect(dues == dues.sorted())
     }
 }
+import TestSupport

@@ -47,7 +47,7 @@ import Testing
 
     @Test(arguments: violations)
     func aWholeFrameFails(_ violation: Violation) {
-        let run = parse(violation.prelude + violation.bytes, role: violation.role)
+        let run = parseFrames(violation.prelude + violation.bytes, role: violation.role)
         #expect(run.outcome == .failed(violation.error))
         #expect(run.bufferCapacity == 0)
     }
@@ -55,20 +55,20 @@ import Testing
     @Test(arguments: violations)
     func theErrorIsFoundAsSoonAsTheBytesThatShowItArrive(_ violation: Violation) {
         let needed = Array(violation.bytes[..<violation.detectedAfter])
-        #expect(parse(violation.prelude + needed, role: violation.role).outcome == .failed(violation.error))
+        #expect(parseFrames(violation.prelude + needed, role: violation.role).outcome == .failed(violation.error))
         let fewer = Array(needed.dropLast())
-        #expect(parse(violation.prelude + fewer, role: violation.role).outcome == .needMoreBytes)
-        #expect(parse(oneByteChunks(violation.prelude + needed), role: violation.role).outcome == .failed(violation.error))
+        #expect(parseFrames(violation.prelude + fewer, role: violation.role).outcome == .needMoreBytes)
+        #expect(parseFrames(oneByteChunks(violation.prelude + needed), role: violation.role).outcome == .failed(violation.error))
     }
 
     @Test func theLargestLegal64BitLengthIsRejectedByTheLimitNotTrusted() {
         let bytes: [UInt8] = [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
-        #expect(parse(bytes, role: .client).outcome == .failed(.frameTooBig))
+        #expect(parseFrames(bytes, role: .client).outcome == .failed(.frameTooBig))
     }
 
     @Test func masksArePerFrame() {
         let bytes = encodeFrame(.text, Array("first".utf8), maskKey: 0x0102_0304) + encodeFrame(.text, Array("second".utf8), maskKey: 0xF0E0_D0C0)
             + encodeFrame(.text, Array("zero key".utf8), maskKey: 0)
-        #expect(parse(bytes, role: .server).events == [.text("first"), .text("second"), .text("zero key")])
+        #expect(parseFrames(bytes, role: .server).events == [.text("first"), .text("second"), .text("zero key")])
     }
 }

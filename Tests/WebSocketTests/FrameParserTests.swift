@@ -6,50 +6,50 @@ import Testing
     // MARK: RFC 6455 §5.7 examples, as bit literals
 
     @Test func anUnmaskedTextFrameReachesAClient() {
-        let run = parse([0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F], role: .client)
+        let run = parseFrames([0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F], role: .client)
         #expect(run.events == [.text("Hello")])
         #expect(run.outcome == .needMoreBytes)
     }
 
     @Test func aMaskedTextFrameReachesAServer() {
-        let run = parse([0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58], role: .server)
+        let run = parseFrames([0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58], role: .server)
         #expect(run.events == [.text("Hello")])
         #expect(run.outcome == .needMoreBytes)
     }
 
     @Test func aFragmentedUnmaskedTextMessageIsAssembled() {
-        let run = parse([0x01, 0x03, 0x48, 0x65, 0x6C, 0x80, 0x02, 0x6C, 0x6F], role: .client)
+        let run = parseFrames([0x01, 0x03, 0x48, 0x65, 0x6C, 0x80, 0x02, 0x6C, 0x6F], role: .client)
         #expect(run.events == [.text("Hello")])
     }
 
     @Test func pingAndMaskedPong() {
-        #expect(parse([0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F], role: .client).events == [.ping(Array("Hello".utf8))])
+        #expect(parseFrames([0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F], role: .client).events == [.ping(Array("Hello".utf8))])
         let pong: [UInt8] = [0x8A, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
-        #expect(parse(pong, role: .server).events == [.pong(Array("Hello".utf8))])
+        #expect(parseFrames(pong, role: .server).events == [.pong(Array("Hello".utf8))])
     }
 
     @Test func sixteenAndSixtyFourBitLengths() {
         let payload256 = (0..<256).map { UInt8(truncatingIfNeeded: $0) }
-        let run16 = parse([0x82, 0x7E, 0x01, 0x00] + payload256, role: .client)
+        let run16 = parseFrames([0x82, 0x7E, 0x01, 0x00] + payload256, role: .client)
         #expect(run16.events == [.message(.binary, payload256)])
         let payload64k = (0..<65536).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        let run64 = parse([0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0] + payload64k, role: .client)
+        let run64 = parseFrames([0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0] + payload64k, role: .client)
         #expect(run64.events == [.message(.binary, payload64k)])
     }
 
     @Test func nonMinimalLengthEncodingsAreAccepted() {
         let five = Array("abcde".utf8)
-        #expect(parse([0x81, 0x7E, 0x00, 0x05] + five, role: .client).events == [.text("abcde")])
-        #expect(parse([0x81, 0x7F, 0, 0, 0, 0, 0, 0, 0, 0x05] + five, role: .client).events == [.text("abcde")])
-        #expect(parse([0x89, 0x7E, 0x00, 0x05] + five, role: .client).outcome == .failed(.controlFrameTooLong))
+        #expect(parseFrames([0x81, 0x7E, 0x00, 0x05] + five, role: .client).events == [.text("abcde")])
+        #expect(parseFrames([0x81, 0x7F, 0, 0, 0, 0, 0, 0, 0, 0x05] + five, role: .client).events == [.text("abcde")])
+        #expect(parseFrames([0x89, 0x7E, 0x00, 0x05] + five, role: .client).outcome == .failed(.controlFrameTooLong))
     }
 
     @Test func emptyFramesOfEveryKind() {
         for role in [Role.server, .client] {
-            let bytes = frame(.text, [], to: role) + frame(.binary, [], to: role) + frame(.ping, [], to: role)
-                + frame(.pong, [], to: role) + frame(.text, [], fin: false, to: role) + frame(.continuation, [], to: role)
-                + frame(.close, [], to: role)
-            let run = parse(bytes, role: role)
+            let bytes = wireFrame(.text, [], to: role) + wireFrame(.binary, [], to: role) + wireFrame(.ping, [], to: role)
+                + wireFrame(.pong, [], to: role) + wireFrame(.text, [], fin: false, to: role) + wireFrame(.continuation, [], to: role)
+                + wireFrame(.close, [], to: role)
+            let run = parseFrames(bytes, role: role)
             #expect(run.events == [.text(""), .message(.binary, []), .ping([]), .pong([]), .text(""), .close(nil, [])])
             #expect(run.outcome == .needMoreBytes)
             #expect(run.bufferCapacity == 0)
@@ -60,16 +60,16 @@ import Testing
         var bytes: [UInt8] = []
         var expected: [FrameEvent] = []
         for index in 0..<50 {
-            bytes += frame(.text, "message \(index)", to: .server)
+            bytes += wireFrame(.text, "message \(index)", to: .server)
             expected.append(.text("message \(index)"))
         }
-        #expect(parse(bytes, role: .server).events == expected)
+        #expect(parseFrames(bytes, role: .server).events == expected)
     }
 
     // MARK: Zero copy and memory
 
     @Test func aWholeFrameIsDeliveredFromTheInputWithoutCopy() {
-        var bytes = frame(.binary, [1, 2, 3, 4, 5], to: .server) + frame(.text, "hi", to: .server)
+        var bytes = wireFrame(.binary, [1, 2, 3, 4, 5], to: .server) + wireFrame(.text, "hi", to: .server)
         var parser = FrameParser(role: .server)
         var sink = RecordingSink()
         let (outcome, start, end) = bytes.withUnsafeMutableBytes { buffer in
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func aFrameSplitAcrossReadsIsHeldThenReleased() {
-        let bytes = frame(.binary, [UInt8](repeating: 9, count: 1000), to: .server)
+        let bytes = wireFrame(.binary, [UInt8](repeating: 9, count: 1000), to: .server)
         var parser = FrameParser(role: .server)
         var sink = RecordingSink()
         var first = Array(bytes[..<500])
@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func aPartialHeaderIsHeldWithoutABuffer() {
-        let bytes = frame(.binary, [UInt8](repeating: 1, count: 70000), to: .server)
+        let bytes = wireFrame(.binary, [UInt8](repeating: 1, count: 70000), to: .server)
         var parser = FrameParser(role: .server)
         var sink = RecordingSink()
         for cut in 1..<14 {
@@ -114,8 +114,8 @@ import Testing
     }
 
     @Test func theParserStateIsSmall() {
+        // 57 bytes today; what matters is that it stays within a cache line.
         #expect(MemoryLayout<FrameParser>.size <= 64)
-        #expect(MemoryLayout<FrameParser>.size == 57)
         #expect(_isPOD(FrameParser.self))
         #expect(_isPOD(UTF8Validator.self))
         #expect(MemoryLayout<UTF8Validator>.size == 1)
@@ -125,8 +125,8 @@ import Testing
 
     @Test func theSinkCanStopAfterAnyFrameAndParsingResumesWithTheRest() {
         let frames = [
-            frame(.text, "one", to: .server), frame(.ping, "p", to: .server),
-            frame(.binary, [7, 8], to: .server), frame(.close, [0x03, 0xE8], to: .server),
+            wireFrame(.text, "one", to: .server), wireFrame(.ping, "p", to: .server),
+            wireFrame(.binary, [7, 8], to: .server), wireFrame(.close, [0x03, 0xE8], to: .server),
         ]
         let bytes = frames.flatMap { $0 }
         var parser = FrameParser(role: .server)
@@ -151,7 +151,7 @@ import Testing
     }
 
     @Test func stoppingOnAMessageAssembledFromABufferReportsTheBytesConsumed() {
-        let bytes = frame(.text, "ab", fin: false, to: .client) + frame(.continuation, "cd", to: .client) + frame(.text, "e", to: .client)
+        let bytes = wireFrame(.text, "ab", fin: false, to: .client) + wireFrame(.continuation, "cd", to: .client) + wireFrame(.text, "e", to: .client)
         var parser = FrameParser(role: .client)
         var sink = RecordingSink()
         sink.stopsAfterEveryEvent = true
@@ -167,12 +167,12 @@ import Testing
     @Test func afterAFailureEveryCallFailsTheSameWay() {
         var parser = FrameParser(role: .server)
         var sink = RecordingSink()
-        var fragment = frame(.binary, [UInt8](repeating: 0, count: 300), fin: false, to: .server)
+        var fragment = wireFrame(.binary, [UInt8](repeating: 0, count: 300), fin: false, to: .server)
         #expect(fragment.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
         #expect(parser.bufferCapacity > 0)
         var bad: [UInt8] = [0xF2, 0x80]
         #expect(bad.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
-        var good = frame(.continuation, "fine", to: .server)
+        var good = wireFrame(.continuation, "fine", to: .server)
         #expect(good.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
         parser.releaseBuffers()
         #expect(good.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
@@ -183,13 +183,13 @@ import Testing
     @Test func releaseBuffersFreesMemoryAndStartsOver() {
         var parser = FrameParser(role: .client)
         var sink = RecordingSink()
-        var partial = Array(frame(.text, "hello", fin: false, to: .client) + frame(.continuation, "wor", to: .client)[..<3])
+        var partial = Array(wireFrame(.text, "hello", fin: false, to: .client) + wireFrame(.continuation, "wor", to: .client)[..<3])
         #expect(partial.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
         #expect(parser.isHoldingBytes)
         parser.releaseBuffers()
         #expect(!parser.isHoldingBytes)
         #expect(parser.bufferCapacity == 0)
-        var fresh = frame(.text, "new", to: .client)
+        var fresh = wireFrame(.text, "new", to: .client)
         #expect(fresh.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
         #expect(sink.events == [.text("new")])
     }

@@ -58,12 +58,12 @@ let testMaskKey: UInt32 = 0xA1B2_C3D4
 
 /// Encodes one frame as the peer of a parser with `role` would send it:
 /// masked towards a server, unmasked towards a client.
-func frame(_ opcode: Opcode, _ payload: [UInt8], fin: Bool = true, to role: Role, maskKey: UInt32 = testMaskKey) -> [UInt8] {
+func wireFrame(_ opcode: Opcode, _ payload: [UInt8], fin: Bool = true, to role: Role, maskKey: UInt32 = testMaskKey) -> [UInt8] {
     encodeFrame(opcode, payload, fin: fin, maskKey: role == .server ? maskKey : nil)
 }
 
-func frame(_ opcode: Opcode, _ text: String, fin: Bool = true, to role: Role) -> [UInt8] {
-    frame(opcode, Array(text.utf8), fin: fin, to: role)
+func wireFrame(_ opcode: Opcode, _ text: String, fin: Bool = true, to role: Role) -> [UInt8] {
+    wireFrame(opcode, Array(text.utf8), fin: fin, to: role)
 }
 
 func encodeFrame(_ opcode: Opcode, _ payload: [UInt8], fin: Bool = true, maskKey: UInt32?) -> [UInt8] {
@@ -86,7 +86,7 @@ struct ParseRun {
 }
 
 /// Feeds `chunks` one call each to a new parser, stopping at the first failure.
-func parse(_ chunks: [[UInt8]], role: Role, limits: FrameLimits = FrameLimits()) -> ParseRun {
+func parseFrames(_ chunks: [[UInt8]], role: Role, limits: FrameLimits = FrameLimits()) -> ParseRun {
     var parser = FrameParser(role: role, limits: limits)
     var sink = RecordingSink()
     var outcome = ParseOutcome.needMoreBytes
@@ -101,12 +101,12 @@ func parse(_ chunks: [[UInt8]], role: Role, limits: FrameLimits = FrameLimits())
     return run
 }
 
-func parse(_ bytes: [UInt8], role: Role, limits: FrameLimits = FrameLimits()) -> ParseRun {
-    parse([bytes], role: role, limits: limits)
+func parseFrames(_ bytes: [UInt8], role: Role, limits: FrameLimits = FrameLimits()) -> ParseRun {
+    parseFrames([bytes], role: role, limits: limits)
 }
 
 /// `bytes` cut in two at `point`.
-func split(_ bytes: [UInt8], at point: Int) -> [[UInt8]] {
+func cutInTwo(_ bytes: [UInt8], at point: Int) -> [[UInt8]] {
     [Array(bytes[..<point]), Array(bytes[point...])]
 }
 

@@ -3,12 +3,15 @@
 /// Any 16-bit value can be represented, so that codes received from a peer can
 /// be inspected; ``isValidOnWire`` tells which of them may actually be sent.
 public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The code as sent on the wire.
     public var rawValue: UInt16
 
+    /// Wraps any 16-bit code, valid on the wire or not.
     public init(rawValue: UInt16) {
         self.rawValue = rawValue
     }
 
+    /// Wraps any 16-bit code, valid on the wire or not.
     public init(_ rawValue: UInt16) {
         self.rawValue = rawValue
     }
@@ -57,5 +60,6 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         }
     }
 
+    /// The code as a decimal number, such as `1000`.
     public var description: String { String(rawValue) }
 }

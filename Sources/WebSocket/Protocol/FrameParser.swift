@@ -96,7 +96,7 @@ struct FrameParser {
             case .stopped:
                 return .stopped(consumed: input.position)
             case .failed(let error):
-                buffer.deallocate()
+                releaseBuffers()
                 state = .failed(error)
                 return .failed(error)
             }

@@ -1,5 +1,6 @@
 /// The start line and header fields of an HTTP request.
 public struct HTTPRequestHead: Sendable {
+    /// The method, such as `GET`; case-sensitive.
     public var method: String
     /// The request target as sent, such as `/chat?room=1`.
     public var target: String
@@ -8,10 +9,12 @@ public struct HTTPRequestHead: Sendable {
     public var path: String
     /// The part of the target after `?`, or nil when there is no `?`.
     public var query: String?
+    /// The protocol version from the request line.
     public var version: HTTPVersion
     /// The header fields in the order received; names keep their case.
     public var headers: [(name: String, value: String)]
 
+    /// Creates a head; `path` and `query` are derived from `target`.
     public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: [(name: String, value: String)]) {
         self.method = method
         self.target = target

@@ -1,0 +1,271 @@
+import ArgumentParser
+import Reactor
+import WebSocket
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushwave-load",
+        abstract: "A WebSocket load generator: echo round trips, topic fan-out, and connection storms.",
+        discussion: """
+            Prints a report at the end; with --json, the last line of standard output is one JSON \
+            object (and the readable report goes to standard error). Exits with status 1 when more \
+            than --max-errors errors occurred or nothing was measured.
+            """,
+        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self])
+}
+
+/// Options every mode takes.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "The WebSocket URL, ws://HOST:PORT/PATH (numeric host or localhost).")
+    var url: String
+
+    @Option(help: "Event loops (threads) per process. Default: the number of processors.")
+    var threads: Int?
+
+    @Option(help: "Local addresses to connect from, round-robin: a range (127.0.0.1-127.0.0.8) or a comma list. Each address has its own ~28k ephemeral ports.")
+    var sourceAddresses: String?
+
+    @Option(help: "Spread the connections over this many child processes, merged into one report.")
+    var processes = 1
+
+    @Flag(help: "Print the report as one JSON object on the last line of standard output.")
+    var json = false
+
+    @Option(help: "Exit with status 1 when more errors than this occur.")
+    var maxErrors = 0
+
+    @Option(help: "Largest message accepted from the server, in bytes.")
+    var maxMessageSize = 64 * 1024 * 1024
+
+    @Option(help: .hidden)
+    var childIndex: Int?
+
+    @Option(help: .hidden)
+    var childCount: Int?
+
+    func validate() throws {
+        _ = try WebSocketURL(url)
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
+        guard maxErrors >= 0 else { throw ValidationError("--max-errors must not be negative") }
+        guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
+        if let sourceAddresses { _ = try parseSourceAddresses(sourceAddresses) }
+        if let childIndex, let childCount {
+            guard childCount > 0, (0..<childCount).contains(childIndex) else { throw ValidationError("bad child index") }
+        }
+    }
+
+    /// The plan's common part; the mode fills in the rest.
+    func plan(mode: Mode) throws -> RunPlan {
+        let processCount = childCount ?? processes
+        let cores = processorCount()
+        let defaultThreads = processCount > 1 ? max(1, cores / processCount) : cores
+        var plan = RunPlan(
+            mode: mode, url: try WebSocketURL(url), threads: threads ?? defaultThreads,
+            sources: try sourceAddresses.map(parseSourceAddresses) ?? [],
+            maxMessageSize: maxMessageSize, json: json, maxErrors: maxErrors)
+        plan.processCount = processCount
+        plan.processIndex = childIndex ?? 0
+        plan.isChild = childIndex != nil
+        return plan
+    }
+}
+
+struct EchoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo",
+        abstract: "Round trips through an echo endpoint: throughput and latency, every echo checked.",
+        discussion: """
+            Closed loop (default): each connection keeps --pipeline messages in flight and sends \
+            one more per echo. Open loop (--rate): messages leave on a fixed schedule whatever the \
+            replies, and latency counts from when each was due (no coordinated omission).
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Connections.")
+    var connections = 10
+
+    @Option(help: "Payload bytes per message.")
+    var size = 16
+
+    @Flag(help: "Binary messages (default: text, ASCII payloads).")
+    var binary = false
+
+    @Option(help: "Messages in flight per connection (closed loop).")
+    var pipeline: Int?
+
+    @Option(help: "Messages per second over all connections (open loop); replaces --pipeline.")
+    var rate: Double?
+
+    @Option(help: "Seconds measured.")
+    var duration = 10.0
+
+    @Option(help: "Seconds of traffic before measuring starts (not counted).")
+    var warmup = 0.0
+
+    @Flag(help: "The server writes our bytes back unchanged (frames still masked): compare the raw byte stream.")
+    var rawEcho = false
+
+    func validate() throws {
+        guard connections > 0 else { throw ValidationError("--connections must be positive") }
+        guard size >= 0, size <= common.maxMessageSize else { throw ValidationError("--size must be between 0 and --max-message-size") }
+        if let pipeline, !(1...1_000_000).contains(pipeline) { throw ValidationError("--pipeline must be at least 1") }
+        if let rate {
+            guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") }
+            guard pipeline == nil else { throw ValidationError("--rate and --pipeline exclude each other") }
+        }
+        guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be positive and --warmup not negative") }
+    }
+
+    func run() throws {
+        var plan = try common.plan(mode: .echo)
+        plan.connections = connections
+        plan.size = size
+        plan.binary = binary
+        plan.pipeline = pipeline ?? 1
+        plan.rate = rate
+        plan.duration = duration
+        plan.warmup = warmup
+        plan.rawEcho = rawEcho
+        try execute(plan)
+    }
+}
+
+struct PushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Fan-out through a topic: publishers send, every subscriber checks order and latency.",
+        discussion: """
+            Subscribers and publishers all connect to --url (a topic endpoint such as \
+            ws://127.0.0.1:8080/topics/bench, where every message sent is published to every \
+            connection). Each payload carries its publisher, a sequence number and its intended \
+            publish time; latency is publish-to-delivery. With --messages M, exactly M messages \
+            are published at --rate and fanout_ms is the time from the first publish until the \
+            last subscriber has the last message.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Subscribers.")
+    var subscribers = 10
+
+    @Option(help: "Publishers.")
+    var publishers = 1
+
+    @Option(help: "Messages published per second, over all publishers.")
+    var rate = 1000.0
+
+    @Option(help: "Payload bytes per message (at least 32).")
+    var size = 64
+
+    @Flag(help: "Binary messages (default: text, ASCII payloads).")
+    var binary = false
+
+    @Option(help: "Seconds measured (without --messages).")
+    var duration = 10.0
+
+    @Option(help: "Seconds of publishing before measuring starts (without --messages).")
+    var warmup = 0.0
+
+    @Option(help: "Publish exactly this many messages in all, then wait for them (up to 2 s) and report fanout_ms.")
+    var messages: Int?
+
+    func validate() throws {
+        guard subscribers >= 0, publishers > 0, publishers <= 65535 else {
+            throw ValidationError("--publishers must be between 1 and 65535, --subscribers not negative")
+        }
+        guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") }
+        guard size >= RunPlan.pushHeaderSize, size <= common.maxMessageSize else {
+            throw ValidationError("--size must be at least \(RunPlan.pushHeaderSize) (publisher, sequence and timestamp)")
+        }
+        guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be positive and --warmup not negative") }
+        if let messages { guard messages > 0 else { throw ValidationError("--messages must be positive") } }
+    }
+
+    func run() throws {
+        var plan = try common.plan(mode: .push)
+        plan.subscribers = subscribers
+        plan.publishers = publishers
+        plan.rate = rate
+        plan.size = size
+        plan.binary = binary
+        plan.duration = duration
+        plan.warmup = messages == nil ? warmup : 0
+        plan.messages = messages
+        try execute(plan)
+    }
+}
+
+struct ConnectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "Open many connections at a given rate, hold them idle, close them: connect latency and failures.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Connections.")
+    var connections = 100
+
+    @Option(help: "New connections per second, over all processes.")
+    var connectRate = 1000.0
+
+    @Option(help: "Seconds to hold the connections open once all are connected.")
+    var duration = 10.0
+
+    func validate() throws {
+        guard connections > 0 else { throw ValidationError("--connections must be positive") }
+        guard connectRate > 0, connectRate.isFinite else { throw ValidationError("--connect-rate must be positive") }
+        guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
+    }
+
+    func run() throws {
+        var plan = try common.plan(mode: .connect)
+        plan.connections = connections
+        plan.connectRate = connectRate
+        plan.duration = duration
+        try execute(plan)
+    }
+}
+
+/// Runs a plan (here, or over child processes), prints the report, and exits with status 1
+/// when the run failed.
+private func execute(_ plan: RunPlan) throws {
+    signal(SIGPIPE, SIG_IGN)
+    let showProgress = isatty(1) != 0 && !plan.isChild
+    let result: ProcessResult
+    var failures: [String] = []
+    do {
+        if plan.processCount > 1, !plan.isChild {
+            (result, failures) = try ParentRun(plan: plan, showProgress: showProgress).run()
+        } else {
+            result = try LocalRun(plan: plan, showProgress: showProgress).run()
+        }
+    } catch {
+        printError("pushwave-load: \(error)")
+        throw ExitCode(2)
+    }
+
+    if plan.isChild {
+        var child = result.totals.childJSON
+        if case .object(var fields) = child {
+            fields.append(("error_details", .object(result.details.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
+            child = .object(fields)
+        }
+        printOutput(JSON.object([("child", child)]).serialized)
+        return
+    }
+
+    let report = Report(plan: plan, totals: result.totals, details: result.details, failures: failures)
+    if plan.json {
+        printError(report.text)
+        printOutput(report.json.serialized)
+    } else {
+        printOutput(report.text)
+    }
+    if !report.succeeded { throw ExitCode(1) }
+}

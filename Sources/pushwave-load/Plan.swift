@@ -1,0 +1,165 @@
+import Reactor
+import WebSocket
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Mode: String, Sendable {
+    case echo
+    case push
+    case connect
+}
+
+/// Everything a run needs, decided once from the command line. Shared read-only by the
+/// main thread and every loop; child processes rebuild the same plan from the same
+/// arguments and take their own slice of it.
+struct RunPlan: Sendable {
+    var mode: Mode
+    var url: WebSocketURL
+    /// Event loops in this process.
+    var threads: Int
+    /// Local addresses to bind connections to, round-robin; empty: let the kernel choose.
+    var sources: [SocketAddress]
+    var maxMessageSize: Int
+    var json: Bool
+    var maxErrors: Int
+    /// This process's place among `processCount` (0 of 1 when there are no children).
+    var processIndex = 0
+    var processCount = 1
+    /// Whether this process is a child of `--processes` (prints READY, waits for GO).
+    var isChild = false
+
+    // echo and connect
+    /// Connections over all processes.
+    var connections = 0
+    var size = 16
+    var binary = false
+    var pipeline = 1
+    /// Messages per second over all connections and processes (open loop); nil: closed loop.
+    var rate: Double?
+    var duration = 10.0
+    var warmup = 0.0
+    var rawEcho = false
+
+    // push
+    var subscribers = 0
+    var publishers = 0
+    /// Messages to publish in all (`--messages`); nil: publish at `rate` for the duration.
+    var messages: Int?
+
+    // connect
+    var connectRate = 1000.0
+
+    var kind: MessageKind { binary ? .binary : .text }
+
+    // MARK: Slices
+
+    /// The contiguous block of `total` items that process `index` of `count` takes.
+    static func slice(_ total: Int, index: Int, count: Int) -> Range<Int> {
+        let share = total / count
+        let extra = total % count
+        let start = index * share + min(index, extra)
+        return start..<(start + share + (index < extra ? 1 : 0))
+    }
+
+    /// Global ids of this process's connections (echo, connect) or subscribers (push).
+    var localConnectionIDs: Range<Int> {
+        Self.slice(mode == .push ? subscribers : connections, index: processIndex, count: processCount)
+    }
+
+    /// Global ids of this process's publishers: every `processCount`-th one.
+    var localPublisherIDs: [Int] {
+        mode == .push ? Array(stride(from: processIndex, to: publishers, by: processCount)) : []
+    }
+
+    /// The source address for connection `globalID` (publishers come after the subscribers).
+    func source(for globalID: Int) -> SocketAddress? {
+        sources.isEmpty ? nil : sources[globalID % sources.count]
+    }
+
+    // MARK: Push schedule
+
+    /// Messages published in all. Message `g` (0-based, over all publishers) is due at
+    /// `t0 + g / rate` and goes out from publisher `g % publishers` as that publisher's
+    /// sequence number `g / publishers`: every process derives the same schedule.
+    var totalMessages: Int {
+        if let messages { return messages }
+        return Int(((warmup + duration) * (rate ?? 0)).rounded(.up))
+    }
+
+    /// Intended send time of message `g`, relative to `t0`.
+    func pushOffset(of message: Int) -> Int64 {
+        Int64((Double(message) * 1e9 / (rate ?? 1)).rounded())
+    }
+
+    /// The smallest payload push can carry: publisher and sequence (16 hex digits), then the
+    /// intended publish time (16 hex digits).
+    static let pushHeaderSize = 32
+
+    /// Bytes at the start of an echo payload that carry the sequence number (hex digits).
+    var echoHeaderSize: Int { min(size, 16) }
+
+    /// The WebSocket settings of the generator's connections: no keepalive of its own (it
+    /// answers the server's pings), large limits, and it never closes itself for being slow.
+    var webSocketConfiguration: WebSocketConfiguration {
+        var configuration = WebSocketConfiguration()
+        configuration.limits = FrameLimits(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize)
+        configuration.pingIntervalMilliseconds = 0
+        configuration.idleTimeoutMilliseconds = 0
+        configuration.maxBufferedAmount = max(16 << 20, 4 * (size + 14))
+        configuration.slowConsumerPolicy = .dropMessages
+        // Only the teardown at the end waits on it. The reactor can miss a FIN that arrives
+        // together with the server's close frame (the short read that follows is taken as
+        // "drained"), so the wait is kept short.
+        configuration.closeTimeoutMilliseconds = 250
+        return configuration
+    }
+}
+
+/// Parses `--source-addresses`: a comma list of addresses and IPv4 ranges (`A-B`).
+func parseSourceAddresses(_ text: String) throws -> [SocketAddress] {
+    var result: [SocketAddress] = []
+    for part in text.split(separator: ",") {
+        let item = part.trimmingSpaces
+        guard !item.isEmpty else { continue }
+        let bounds = item.split(separator: "-", maxSplits: 1).map(\.trimmingSpaces)
+        if bounds.count == 2, let low = ipv4(bounds[0]), let high = ipv4(bounds[1]) {
+            guard low <= high, high - low < 65536 else { throw PlanError("bad source address range '\(item)'") }
+            for value in low...high {
+                let host = "\(value >> 24).\((value >> 16) & 0xFF).\((value >> 8) & 0xFF).\(value & 0xFF)"
+                result.append(try SocketAddress(host: host, port: 0))
+            }
+        } else {
+            do {
+                result.append(try SocketAddress(host: item, port: 0))
+            } catch {
+                throw PlanError("bad source address '\(item)'")
+            }
+        }
+    }
+    guard !result.isEmpty else { throw PlanError("--source-addresses lists no address") }
+    return result
+}
+
+private func ipv4(_ text: String) -> UInt32? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return nil }
+    var value: UInt32 = 0
+    for part in parts {
+        guard let byte = UInt8(part) else { return nil }
+        value = value << 8 | UInt32(byte)
+    }
+    return value
+}
+
+struct PlanError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,114 @@
+/// The final report, readable and as JSON.
+struct Report {
+    let plan: RunPlan
+    let totals: RunTotals
+    let details: [String: Int]
+    /// Child processes that failed (the run then fails too).
+    let failures: [String]
+
+    /// Seconds the rates are computed over.
+    var seconds: Double {
+        if plan.mode == .push, plan.messages != nil {
+            return max(totals.fanoutMilliseconds / 1000, 1e-9)
+        }
+        return plan.duration
+    }
+
+    var messagesPerSecond: Double { seconds > 0 ? Double(totals.messages) / seconds : 0 }
+    var bytesPerSecond: Double { seconds > 0 ? Double(totals.bytes) / seconds : 0 }
+
+    /// Something was measured: echoes, deliveries, or (connect) open connections.
+    var measuredSomething: Bool {
+        switch plan.mode {
+        case .echo: totals.messages > 0
+        case .push: totals.received > 0
+        case .connect: totals.connected > 0
+        }
+    }
+
+    var succeeded: Bool {
+        totals.errors.total <= plan.maxErrors && measuredSomething && failures.isEmpty
+    }
+
+    var json: JSON {
+        var fields: [(String, JSON)] = [
+            ("mode", .string(plan.mode.rawValue)),
+            ("url", .string(plan.url.description)),
+            ("connections", .int(totals.connected)),
+            ("connections_attempted", .int(totals.attempted)),
+            ("threads", .int(plan.threads)),
+            ("processes", .int(plan.processCount)),
+            ("duration_s", .double(seconds)),
+            ("messages", .int(totals.messages)),
+            ("messages_per_second", .double(messagesPerSecond)),
+            ("bytes_per_second", .double(bytesPerSecond)),
+            ("latency_us", plan.mode == .connect ? totals.connectLatency.summaryJSON : totals.latency.summaryJSON),
+            ("errors", totals.errors.json),
+            ("error_total", .int(totals.errors.total)),
+        ]
+        switch plan.mode {
+        case .echo:
+            fields += [
+                ("size", .int(plan.size)),
+                ("binary", .bool(plan.binary)),
+                ("raw_echo", .bool(plan.rawEcho)),
+                plan.rate.map { ("rate", .double($0)) } ?? ("pipeline", .int(plan.pipeline)),
+                ("warmup_s", .double(plan.warmup)),
+            ]
+        case .push:
+            fields += [
+                ("size", .int(plan.size)),
+                ("binary", .bool(plan.binary)),
+                ("subscribers", .int(plan.subscribers)),
+                ("publishers", .int(plan.publishers)),
+                ("rate", .double(plan.rate ?? 0)),
+                ("published", .int(totals.published)),
+                ("deliveries", .int(totals.received)),
+                ("expected_deliveries", .int(totals.expectedDeliveries)),
+                ("deliveries_per_second", .double(messagesPerSecond)),
+                ("fanout_ms", .double(totals.fanoutMilliseconds)),
+                ("warmup_s", .double(plan.warmup)),
+            ]
+        case .connect:
+            fields += [("connect_rate", .double(plan.connectRate))]
+        }
+        fields += [
+            ("connected", .int(totals.connected)),
+            ("connect_latency_us", totals.connectLatency.summaryJSON),
+            ("error_details", .object(details.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+        ]
+        if !failures.isEmpty { fields.append(("failures", .array(failures.map(JSON.string)))) }
+        return .object(fields)
+    }
+
+    var text: String {
+        var lines = ["pushwave-load \(plan.mode.rawValue)  \(plan.url)"]
+        let shape = "\(grouped(totals.connected)) of \(grouped(totals.attempted)) connections open, \(plan.threads) thread\(plan.threads == 1 ? "" : "s")"
+            + (plan.processCount > 1 ? " x \(plan.processCount) processes" : "")
+        let payload = "\(grouped(plan.size)) B \(plan.binary ? "binary" : "text")"
+        switch plan.mode {
+        case .echo:
+            let load = plan.rate.map { "open loop at \(grouped(Int($0))) msg/s" } ?? "pipeline \(plan.pipeline)"
+            let warm = plan.warmup > 0 ? " after \(fixed(plan.warmup, 1)) s warm-up" : ""
+            lines.append("  \(shape); \(load), \(payload)\(plan.rawEcho ? " (raw echo)" : ""); \(fixed(plan.duration, 1)) s measured\(warm)")
+            lines.append("  messages      \(grouped(totals.messages))   \(grouped(Int(messagesPerSecond.rounded()))) msg/s   \(byteRate(bytesPerSecond))")
+            lines.append("  latency (us)  \(totals.latency.summaryText)")
+        case .push:
+            let what = plan.messages.map { "\(grouped($0)) messages" } ?? "\(fixed(plan.duration, 1)) s"
+            lines.append("  \(shape); \(grouped(plan.subscribers)) subscribers, \(plan.publishers) publisher\(plan.publishers == 1 ? "" : "s") at \(grouped(Int(plan.rate ?? 0))) msg/s, \(payload), \(what)")
+            lines.append("  published     \(grouped(totals.published))   deliveries \(grouped(totals.received)) of \(grouped(totals.expectedDeliveries)) expected")
+            lines.append("  deliveries/s  \(grouped(Int(messagesPerSecond.rounded())))   \(byteRate(bytesPerSecond))   fan-out \(fixed(totals.fanoutMilliseconds, 2)) ms (first publish to last delivery)")
+            lines.append("  latency (us)  \(totals.latency.summaryText)")
+        case .connect:
+            lines.append("  \(shape); \(grouped(Int(plan.connectRate))) connects/s, held \(fixed(plan.duration, 1)) s")
+        }
+        lines.append("  connect (us)  \(totals.connectLatency.summaryText)")
+        lines.append("  errors        \(totals.errors.summary)")
+        for (detail, count) in details.sorted(by: { $0.value > $1.value }).prefix(8) {
+            lines.append("    \(grouped(count)) x \(detail)")
+        }
+        for failure in failures { lines.append("  failure: \(failure)") }
+        if !measuredSomething { lines.append("  nothing was measured") }
+        return lines.joined(separator: "\n")
+    }
+}

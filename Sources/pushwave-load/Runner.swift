@@ -1,0 +1,217 @@
+import Histogram
+import Reactor
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one process measured.
+struct ProcessResult: Sendable {
+    var totals: RunTotals
+    var details: [String: Int]
+}
+
+/// Runs the plan's share of the work in this process: one loop per thread, with the main
+/// thread keeping time, printing progress and collecting the loops' counters at the end.
+struct LocalRun {
+    let plan: RunPlan
+    let showProgress: Bool
+
+    func run() throws -> ProcessResult {
+        let descriptors = raiseOpenFileLimit()
+        let planned = plan.localConnectionIDs.count + plan.localPublisherIDs.count
+        if planned + 64 > descriptors {
+            printError("pushwave-load: warning: \(planned) connections but only \(descriptors) file descriptors; use --processes")
+        }
+        if plan.mode == .push || plan.rate != nil { reduceTimerSlack() }
+        let group = try EventLoopGroup(count: plan.threads)
+        let shared = SharedState()
+        let workers = try group.loops.enumerated().map { index, loop in
+            try LoopWorker(plan: plan, loop: loop, index: index, shared: shared)
+        }
+        let targets = workers.reduce(0) { $0 + $1.connectionTargets }
+        try group.start { loop in
+            workers.first { $0.loop === loop }?.beginSetup()
+        }
+
+        // Connect everything first; traffic starts once every connection opened or failed.
+        let setupStart = monotonicNanoseconds()
+        var lastReport = setupStart
+        while shared.settled.load(ordering: .acquiring) < targets {
+            sleep(milliseconds: 5)
+            let now = monotonicNanoseconds()
+            if showProgress, now - lastReport >= 1_000_000_000 {
+                lastReport = now
+                let opened = shared.opened.load(ordering: .relaxed)
+                let settled = shared.settled.load(ordering: .relaxed)
+                printError("  connecting: \(grouped(opened)) open, \(grouped(settled - opened)) failed, of \(grouped(targets))")
+            }
+        }
+        let opened = shared.opened.load(ordering: .acquiring)
+        if showProgress {
+            let seconds = Double(monotonicNanoseconds() - setupStart) / 1e9
+            printError("  \(grouped(opened)) of \(grouped(targets)) connections open after \(fixed(seconds, 2)) s")
+        }
+
+        let t0: Int64
+        if plan.isChild {
+            // The parent starts every process at the same moment (the clock is system-wide).
+            printOutput("READY \(opened)")
+            guard let line = readLine(), line.hasPrefix("GO "), let start = Int64(line.dropFirst(3)) else {
+                throw PlanError("no start signal from the parent process")
+            }
+            t0 = start
+        } else {
+            t0 = monotonicNanoseconds() + 5_000_000
+        }
+        _ = onEveryLoop(workers) { $0.prepare(t0: t0) }
+        sleep(untilNanoseconds: t0)
+        for worker in workers {
+            worker.loop.execute { worker.start() }
+        }
+
+        switch opened == 0 && !plan.isChild ? nil : plan.mode {
+        case nil:
+            break  // nothing to measure
+        case .echo?:
+            let end = t0 + nanoseconds(seconds: plan.warmup + plan.duration)
+            runWithProgress(workers, from: t0, until: end)
+        case .push?:
+            waitForPush(workers, shared: shared, t0: t0)
+        case .connect?:
+            runWithProgress(workers, from: t0, until: t0 + nanoseconds(seconds: plan.duration))
+        }
+
+        // Stop counting, then close everything: the closing handshakes are not measured.
+        let finished = onEveryLoop(workers) { worker -> ProcessResult in
+            let totals = worker.finish()
+            let details = worker.details
+            worker.closeAll()
+            return ProcessResult(totals: totals, details: details)
+        }
+        for worker in workers { worker.stopPacer() }
+        var result = ProcessResult(totals: RunTotals(), details: [:])
+        for part in finished {
+            guard let part else { continue }
+            result.totals.add(part.totals)
+            result.details.merge(part.details, uniquingKeysWith: +)
+        }
+        let closeDeadline = monotonicNanoseconds() + 3_000_000_000
+        while monotonicNanoseconds() < closeDeadline {
+            let open = onEveryLoop(workers) { $0.loop.connectionCount }.reduce(0) { $0 + ($1 ?? 0) }
+            if open == 0 { break }
+            sleep(milliseconds: 10)
+        }
+        group.stop()
+        group.wait()
+        for worker in workers { worker.releaseConnections() }
+        return result
+    }
+
+    /// Sleeps until `end`, printing a progress line every second on a terminal.
+    private func runWithProgress(_ workers: [LoopWorker], from start: Int64, until end: Int64) {
+        var previous = RunTotals()
+        var previousTime = start
+        var next = start + 1_000_000_000
+        while true {
+            let now = monotonicNanoseconds()
+            if now >= end { break }
+            guard showProgress else {
+                sleep(untilNanoseconds: end)
+                break
+            }
+            sleep(untilNanoseconds: min(next, end))
+            let time = monotonicNanoseconds()
+            guard time < end else { break }
+            next += 1_000_000_000
+            let current = progressSnapshot(workers)
+            printProgress(current, previous: previous, seconds: Double(time - previousTime) / 1e9, elapsed: Double(time - start) / 1e9)
+            previous = current
+            previousTime = time
+        }
+    }
+
+    /// Push: waits until every publisher sent everything, then up to 2 s for deliveries still
+    /// on their way.
+    private func waitForPush(_ workers: [LoopWorker], shared: SharedState, t0: Int64) {
+        var previous = RunTotals()
+        var previousTime = t0
+        var nextProgress = t0 + 1_000_000_000
+        func progress() {
+            let now = monotonicNanoseconds()
+            guard showProgress, now >= nextProgress else { return }
+            nextProgress += 1_000_000_000
+            let current = progressSnapshot(workers)
+            printProgress(current, previous: previous, seconds: Double(now - previousTime) / 1e9, elapsed: Double(now - t0) / 1e9)
+            previous = current
+            previousTime = now
+        }
+        while shared.publishingDone.load(ordering: .acquiring) < workers.count {
+            sleep(milliseconds: 2)
+            progress()
+        }
+        let expected = onEveryLoop(workers) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
+        let deadline = monotonicNanoseconds() + 2_000_000_000
+        while monotonicNanoseconds() < deadline {
+            let delivered = workers.reduce(0) { $0 + $1.deliveredCount.load(ordering: .relaxed) }
+            if delivered >= expected { break }
+            sleep(milliseconds: 1)
+            progress()
+        }
+    }
+
+    private func progressSnapshot(_ workers: [LoopWorker]) -> RunTotals {
+        var totals = RunTotals()
+        for part in onEveryLoop(workers, { $0.snapshot() }) {
+            if let part { totals.add(part) }
+        }
+        return totals
+    }
+
+    private func printProgress(_ current: RunTotals, previous: RunTotals, seconds: Double, elapsed: Double) {
+        let rate = seconds > 0 ? Double(current.received - previous.received) / seconds : 0
+        let what: String
+        switch plan.mode {
+        case .echo: what = "msg/s"
+        case .push: what = "deliveries/s"
+        case .connect: what = ""
+        }
+        var line = "  \(fixed(elapsed, 0)) s"
+        if plan.mode != .connect {
+            line += "  \(grouped(Int(rate))) \(what)"
+            if current.latency.totalCount > 0 {
+                line += "  p50 \(fixed(Double(current.latency.valueAtPercentile(50)) / 1000, 1)) us"
+                line += "  p99 \(fixed(Double(current.latency.valueAtPercentile(99)) / 1000, 1)) us"
+            }
+        }
+        line += "  errors \(current.errors.total)"
+        printError(line)
+    }
+}
+
+/// Runs `body` on every worker's loop and waits (up to `timeout` ms) for the answers.
+func onEveryLoop<T: Sendable>(_ workers: [LoopWorker], timeout: Int64 = 5_000, _ body: @escaping @Sendable (LoopWorker) -> T) -> [T?] {
+    let collector = Collector<T>(count: workers.count)
+    for (index, worker) in workers.enumerated() {
+        worker.loop.execute {
+            let value = body(worker)
+            collector.values.withLock { $0[index] = value }
+            collector.done.add(1, ordering: .releasing)
+        }
+    }
+    let deadline = monotonicNanoseconds() + timeout * 1_000_000
+    while collector.done.load(ordering: .acquiring) < workers.count, monotonicNanoseconds() < deadline {
+        sleep(untilNanoseconds: monotonicNanoseconds() + 200_000)
+    }
+    return collector.values.withLock { $0 }
+}
+
+private final class Collector<T: Sendable>: Sendable {
+    let values: Mutex<[T?]>
+    let done = Atomic<Int>(0)
+
+    init(count: Int) {
+        values = Mutex([T?](repeating: nil, count: count))
+    }
+}
