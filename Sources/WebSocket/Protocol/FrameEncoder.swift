@@ -2,15 +2,16 @@
 ///
 /// Lengths always use the shortest encoding. A server writes unmasked frames
 /// (`maskKey: nil`); a client masks every frame with a fresh random key.
-enum FrameEncoder {
+@_spi(Internals)
+public enum FrameEncoder {
     /// The largest header: 2 bytes, an 8-byte length and a 4-byte masking key.
-    static let maxHeaderSize = 14
+    public static let maxHeaderSize = 14
 
     /// The largest close payload: a 2-byte code and a 123-byte reason.
     static let maxClosePayloadSize = 125
 
     /// How many bytes the header of a frame with this payload length takes.
-    static func headerSize(payloadLength: Int, masked: Bool) -> Int {
+    public static func headerSize(payloadLength: Int, masked: Bool) -> Int {
         let lengthFieldSize = payloadLength <= 125 ? 0 : (payloadLength <= 0xFFFF ? 2 : 8)
         return 2 + lengthFieldSize + (masked ? 4 : 0)
     }
@@ -19,7 +20,7 @@ enum FrameEncoder {
     /// ``maxHeaderSize`` bytes. `maskKey` is the 4 wire bytes of the masking
     /// key loaded little-endian (see ``Masking``), or nil for an unmasked frame.
     /// Returns the number of bytes written: 2 to 14.
-    static func writeHeader(
+    public static func writeHeader(
         into destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool, payloadLength: Int, maskKey: UInt32?
     ) -> Int {
         precondition(payloadLength >= 0, "negative payload length")
@@ -50,7 +51,7 @@ enum FrameEncoder {
     /// `maskKey` is given). `destination` must have room for
     /// `headerSize(payloadLength:masked:) + payload.count` bytes and must not
     /// overlap `payload`. Returns the number of bytes written.
-    static func writeFrame(
+    public static func writeFrame(
         into destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool,
         payload: UnsafeRawBufferPointer, maskKey: UInt32?
     ) -> Int {

@@ -1,5 +1,6 @@
 /// The outcome of feeding bytes to ``HTTPRequestParser`` or ``HTTPResponseParser``.
-enum HTTPParseResult<Head> {
+@_spi(Internals)
+public enum HTTPParseResult<Head> {
     /// The head is not complete yet; every byte was taken.
     case needMore
     /// The head is complete. `consumed` counts the bytes of the last chunk

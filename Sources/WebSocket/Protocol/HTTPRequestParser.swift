@@ -3,19 +3,20 @@
 /// Bodies are not read: a WebSocket upgrade has none, and ``UpgradeRequest``
 /// rejects requests that announce one. After `.complete` or `.failed` the
 /// parser frees its buffer and is ready for a new request.
-struct HTTPRequestParser {
+@_spi(Internals)
+public struct HTTPRequestParser {
     private var accumulator: HTTPHeadAccumulator
 
     /// `maxHeaderBytes` bounds the whole head, start line included; a longer
     /// head fails with 431.
-    init(maxHeaderBytes: Int = 8192) {
+    public init(maxHeaderBytes: Int = 8192) {
         accumulator = HTTPHeadAccumulator(maxBytes: maxHeaderBytes)
     }
 
     /// How many bytes of an incomplete head are buffered.
     var bufferedByteCount: Int { accumulator.bytes.count }
 
-    mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
         switch accumulator.feed(bytes) {
         case .needMore:
             return .needMore

@@ -1,7 +1,8 @@
 /// An HTTP status code with its reason phrase.
-struct HTTPStatus: Hashable, Sendable {
-    var code: Int
-    var reasonPhrase: String
+@_spi(Internals)
+public struct HTTPStatus: Hashable, Sendable {
+    public var code: Int
+    public var reasonPhrase: String
 
     static let switchingProtocols = HTTPStatus(code: 101, reasonPhrase: "Switching Protocols")
     static let badRequest = HTTPStatus(code: 400, reasonPhrase: "Bad Request")

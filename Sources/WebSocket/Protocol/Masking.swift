@@ -3,14 +3,15 @@
 /// The key is the 4 masking-key bytes exactly as they appear on the wire,
 /// loaded as a little-endian `UInt32`: wire byte `j` is bits `8j..<8j+8`.
 /// Payload byte `i` is XORed with key byte `i % 4`.
-enum Masking {
+@_spi(Internals)
+public enum Masking {
     /// Unmasks (or masks — XOR is its own inverse) `bytes` in place.
     ///
     /// `offset` is how many payload bytes of the same frame were already
     /// processed, so a payload that arrives split across reads unmasks
     /// correctly piece by piece.
     @inline(__always)
-    static func unmask(_ bytes: UnsafeMutableRawBufferPointer, key: UInt32, offset: Int) {
+    public static func unmask(_ bytes: UnsafeMutableRawBufferPointer, key: UInt32, offset: Int) {
         guard let base = bytes.baseAddress else { return }
         xor(from: UnsafeRawPointer(base), to: base, count: bytes.count, key: rotated(key, by: offset))
     }
@@ -19,7 +20,7 @@ enum Masking {
     /// `key` on the way (the client's encoder masks while filling its send buffer).
     /// The regions must either coincide exactly or not overlap.
     @inline(__always)
-    static func mask(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
+    public static func mask(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
         xor(from: source, to: destination, count: count, key: key)
     }
 

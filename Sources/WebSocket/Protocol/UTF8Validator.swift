@@ -4,7 +4,10 @@
 /// Unicode Table 3-7): stray continuation bytes, the lead bytes C0, C1 and
 /// F5–FF, overlong forms (`E0 80…9F`, `F0 80…8F`), surrogates (`ED A0…BF`)
 /// and code points above U+10FFFF (`F4 90…BF`). One byte of state.
-struct UTF8Validator {
+@_spi(Internals)
+public struct UTF8Validator {
+    public init() {}
+
     /// What the next byte must be. The four `after…` cases constrain the
     /// second byte of the lead bytes whose range is narrower than 80–BF.
     private enum Expectation: UInt8 {
@@ -27,16 +30,16 @@ struct UTF8Validator {
     private var expectation = Expectation.sequenceStart
 
     /// True when the bytes seen so far end on a character boundary (and were valid).
-    var isComplete: Bool { expectation == .sequenceStart }
+    public var isComplete: Bool { expectation == .sequenceStart }
 
     /// Forgets everything seen, to validate a new message.
-    mutating func reset() {
+    public mutating func reset() {
         expectation = .sequenceStart
     }
 
     /// Adds `bytes` to the text seen so far. Returns false as soon as the
     /// text can no longer be a prefix of valid UTF-8; once false, it stays false.
-    mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return expectation != .invalid }
         let count = bytes.count
         var index = 0
