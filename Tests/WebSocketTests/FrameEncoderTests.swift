@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 @Suite struct FrameEncoderTests {
     static func header(_ opcode: Opcode, fin: Bool = true, length: Int, maskKey: UInt32? = nil) -> [UInt8] {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 /// Every rule a frame header can break, written as bit literals, checked both
 /// with the whole frame and with only the bytes the rule needs.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 /// Random input: the parser must never crash, and must either fail with a
 /// protocol error or consume everything.

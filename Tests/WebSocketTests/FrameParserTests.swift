@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 @Suite struct FrameParserTests {
     // MARK: RFC 6455 §5.7 examples, as bit literals

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 /// Whatever the reads look like, the parser must deliver the same frames:
 /// every scenario is fed whole, cut in two at every byte, and one byte at a time.

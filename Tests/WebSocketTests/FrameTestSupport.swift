@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 /// What a parser delivered, copied out of the borrowed payloads.
 enum FrameEvent: Hashable, CustomStringConvertible {

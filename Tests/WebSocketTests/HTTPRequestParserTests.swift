@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 @Suite struct HTTPRequestParserTests {
     static let upgrade = """

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import WebSocket
+@_spi(Internals) @testable import WebSocket
 
 @Suite struct UTF8ValidatorTests {
     /// The index of the first byte at which the validator gives up when fed

@@ -1,0 +1,313 @@
+import Glibc
+import Synchronization
+import Testing
+import TestSupport
+@testable import Reactor
+@_spi(Internals) @testable import WebSocket
+
+/// A server on its own loop, for tests.
+final class TestServer: Sendable {
+    let thread: LoopThread
+    let server: WebSocketServer
+    let port: Int
+
+    init(configuration: WebSocketConfiguration = WebSocketConfiguration(),
+         router: @escaping @Sendable (ServerRequest) -> ServerResponse) throws {
+        thread = try LoopThread()
+        server = WebSocketServer(configuration: configuration, router: router)
+        let server = self.server
+        let loop = thread.loop
+        port = try thread.sync {
+            try server.listen(on: [loop], address: SocketAddress(host: "127.0.0.1", port: 0), backlog: 4096).port
+        }
+    }
+
+    var context: WebSocketContext { server.contexts[0] }
+
+    func stop() { thread.stop() }
+}
+
+/// Counts outcomes of many clients.
+final class Tally: Sendable {
+    let succeeded = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    var finished: Int { succeeded.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
+}
+
+/// Sends `count` binary messages of varied sizes with a pattern from its index, checks each
+/// echo byte for byte and in order, then closes.
+final class VerifyingClient: WebSocket, @unchecked Sendable {
+    let index: Int
+    let count: Int
+    let tally: Tally
+    var next = 0
+    var done = false
+
+    init(context: WebSocketContext, index: Int, count: Int, tally: Tally) {
+        self.index = index
+        self.count = count
+        self.tally = tally
+        super.init(context: context)
+    }
+
+    func payload(_ sequence: Int) -> [UInt8] {
+        let size = (index * 7 + sequence * 13) % 300
+        return (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ index &+ sequence) }
+    }
+
+    override func didOpen() {
+        for sequence in 0..<count { send(payload(sequence), kind: .binary) }
+    }
+
+    override func didReceive(_ message: RawSpan, kind: MessageKind) {
+        guard kind == .binary, message.byteArray == payload(next) else {
+            finish(false)
+            return
+        }
+        next += 1
+        if next == count { finish(true) }
+    }
+
+    override func didClose(code: CloseCode, reason: String) {
+        finish(false)
+    }
+
+    private func finish(_ success: Bool) {
+        guard !done else { return }
+        done = true
+        if success {
+            tally.succeeded.add(1, ordering: .relaxed)
+        } else {
+            tally.failed.add(1, ordering: .relaxed)
+        }
+        close()
+    }
+}
+
+/// A raw, blocking client for sending hand-made bytes.
+func rawUpgrade(port: Int, path: String = "/echo", extra: [UInt8] = []) throws -> Int32 {
+    let fd = try #require(connectBlocking(port: port))
+    let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    writeAll(fd, Array(request.utf8) + extra)
+    return fd
+}
+
+/// A masked client frame (mask key 0x01020304).
+func maskedFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true) -> [UInt8] {
+    precondition(payload.count < 126)
+    let key: [UInt8] = [1, 2, 3, 4]
+    return [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count)] + key
+        + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+}
+
+/// Reads the 101 response head, and returns what came after it.
+func readUpgradeResponse(_ fd: Int32) -> (head: String, rest: [UInt8]) {
+    var bytes: [UInt8] = []
+    while true {
+        let chunk = readBytes(fd, count: 1)
+        if chunk.isEmpty { return (String(decoding: bytes, as: UTF8.self), []) }
+        bytes += chunk
+        if bytes.count >= 4, Array(bytes.suffix(4)) == [13, 10, 13, 10] {
+            return (String(decoding: bytes, as: UTF8.self), [])
+        }
+    }
+}
+
+@Suite struct ServerClientTests {
+    @Test func threeThousandConcurrentClientsEchoEveryByte() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let client = try LoopThread()
+        defer { client.stop() }
+        let tally = Tally()
+        let clients = 3_000
+        try client.sync {
+            let context = WebSocketContext(loop: client.loop, role: .client)
+            let url = try WebSocketURL("ws://127.0.0.1:\(server.port)/echo")
+            for index in 0..<clients {
+                try VerifyingClient(context: context, index: index, count: 20, tally: tally).connect(to: url)
+            }
+        }
+        #expect(waitUntil(seconds: 120) { tally.finished == clients })
+        #expect(tally.succeeded.load(ordering: .relaxed) == clients)
+        // The server side ends clean: no connection, no pooled block, no timer left behind.
+        #expect(waitUntil(seconds: 20) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+        let leftovers = try server.thread.sync { (server.thread.loop.pool.blocksInUse, server.thread.loop.timerCount) }
+        #expect(leftovers.0 == 0)
+        #expect(leftovers.1 <= 1, "only a periodic timer may remain")
+    }
+
+    @Test func eagerFrameInTheUpgradeRequestIsNotLost() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port, extra: maskedFrame(0x1, Array("eager".utf8)))
+        defer { close(fd) }
+        let (head, _) = readUpgradeResponse(fd)
+        #expect(head.hasPrefix("HTTP/1.1 101"))
+        #expect(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+        #expect(readBytes(fd, count: 7) == [0x81, 5] + Array("eager".utf8))
+    }
+
+    @Test func slowlorisIsClosedAtTheHandshakeTimeout() throws {
+        var configuration = WebSocketConfiguration()
+        configuration.handshakeTimeoutMilliseconds = 300
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try #require(connectBlocking(port: server.port))
+        defer { close(fd) }
+        writeAll(fd, Array("GET /echo HTTP/1.1\r\nHost: x\r\n".utf8))
+        let start = MonotonicClock.milliseconds()
+        let response = String(decoding: readToEnd(fd, seconds: 5), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 408"))
+        #expect(MonotonicClock.milliseconds() - start < 3_000)
+    }
+
+    @Test func oversizedRequestHeadGets431() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try #require(connectBlocking(port: server.port))
+        defer { close(fd) }
+        writeAll(fd, Array("GET /echo HTTP/1.1\r\nX-Padding: \(String(repeating: "a", count: 10_000))\r\n\r\n".utf8))
+        #expect(String(decoding: readToEnd(fd), as: UTF8.self).hasPrefix("HTTP/1.1 431"))
+    }
+
+    @Test func pingIsAnsweredAndUnsolicitedPongIgnored() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        writeAll(fd, maskedFrame(0xA, [9, 9]) + maskedFrame(0x9, [1, 2, 3]))
+        #expect(readBytes(fd, count: 5) == [0x8A, 3, 1, 2, 3])
+    }
+
+    @Test func protocolErrorClosesWith1002AndTheServerClosesTCP() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        writeAll(fd, [0x81, 0x02, 0x68, 0x69])  // unmasked text frame from a client
+        let answer = readToEnd(fd)
+        #expect(Array(answer.prefix(4)) == [0x88, UInt8(answer.count - 2), 0x03, 0xEA])
+    }
+
+    @Test func clientInitiatedCloseCompletesOnBothSides() throws {
+        final class Recorder: WebSocket, @unchecked Sendable {
+            let codes: Recorded
+            init(context: WebSocketContext, codes: Recorded) {
+                self.codes = codes
+                super.init(context: context)
+            }
+            override func didClose(code: CloseCode, reason: String) { codes.value.withLock { $0.append(code) } }
+        }
+        final class Recorded: Sendable { let value = Mutex<[CloseCode]>([]) }
+        let recorded = Recorded()
+        let server = try TestServer { _ in .upgrade { Recorder(context: $0, codes: recorded) } }
+        defer { server.stop() }
+        let client = try LoopThread()
+        defer { client.stop() }
+        let outcome = ClientOutcome()
+        try client.sync {
+            let socket = ScriptedClient(context: WebSocketContext(loop: client.loop, role: .client), messages: [], outcome: outcome)
+            try socket.connect(to: WebSocketURL("ws://127.0.0.1:\(server.port)/"))
+        }
+        #expect(waitUntil(seconds: 5) { outcome.closeCode.withLock { $0 } != nil && recorded.value.withLock { !$0.isEmpty } })
+        #expect(outcome.closeCode.withLock { $0 } == .normalClosure)
+        #expect(recorded.value.withLock { $0 } == [.normalClosure])
+    }
+
+    @Test func slowConsumerIsClosedWith1008WithoutUnboundedMemory() throws {
+        final class Flooder: WebSocket, @unchecked Sendable {
+            override func didOpen() { flood() }
+            override func didDrain() { flood() }
+            func flood() {
+                let chunk = [UInt8](repeating: 7, count: 16 * 1024)
+                while case .sent = send(chunk, kind: .binary) {}
+            }
+        }
+        var configuration = WebSocketConfiguration()
+        configuration.maxBufferedAmount = 256 * 1024
+        configuration.closeTimeoutMilliseconds = 300
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { Flooder(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        // Never read: the server must give up on us and free what it queued.
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.context.statistics.slowConsumersClosed }) == 1 })
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+        #expect(try server.thread.sync { server.thread.loop.pool.blocksInUse } == 0)
+    }
+
+    @Test func idleConnectionIsClosedWith1001() throws {
+        var configuration = WebSocketConfiguration()
+        configuration.idleTimeoutMilliseconds = 200
+        configuration.pingIntervalMilliseconds = 0
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        let frame = readBytes(fd, count: 4, seconds: 5)
+        #expect(frame == [0x88, frame.count > 1 ? frame[1] : 0, 0x03, 0xE9])
+    }
+
+    @Test func silentPeerIsPingedThenDropped() throws {
+        var configuration = WebSocketConfiguration()
+        configuration.pingIntervalMilliseconds = 200
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        #expect(readBytes(fd, count: 2, seconds: 5) == [0x89, 0])  // the ping
+        let start = MonotonicClock.milliseconds()
+        _ = readToEnd(fd, seconds: 5)  // no pong: reset after another interval
+        #expect(MonotonicClock.milliseconds() - start < 3_000)
+        #expect(waitUntil(seconds: 5) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+    }
+
+    @Test func topicsReachSubscribersOnEveryLoopOnceEach() throws {
+        final class Subscriber: WebSocket, @unchecked Sendable {
+            override func didOpen() { subscribe("news") }
+            override func didReceive(_ message: RawSpan, kind: MessageKind) { publish("news", message, kind: kind) }
+        }
+        let group = try EventLoopGroup(count: 2)
+        let server = WebSocketServer { _ in .upgrade { Subscriber(context: $0) } }
+        let address = try server.listen(on: group.loops, address: SocketAddress(host: "127.0.0.1", port: 0))
+        try group.start { _ in }
+        defer { group.stop(); group.wait() }
+
+        let fds = try (0..<20).map { _ in try rawUpgrade(port: address.port, path: "/news") }
+        defer { fds.forEach { close($0) } }
+        for fd in fds { _ = readUpgradeResponse(fd) }
+        // Both loops must have subscribers before publishing.
+        #expect(waitUntil(seconds: 5) {
+            server.contexts.allSatisfy { context in
+                let loop = context.loop
+                let count = Mutex(0)
+                let done = Atomic<Bool>(false)
+                loop.execute { count.withLock { $0 = context.subscriberCount("news") }; done.store(true, ordering: .releasing) }
+                _ = waitUntil(seconds: 1) { done.load(ordering: .acquiring) }
+                return count.withLock { $0 } > 0
+            } && server.contexts.reduce(0) { total, context in total + subscriberCount(context) } == 20
+        })
+        writeAll(fds[0], maskedFrame(0x1, Array("hi".utf8)))
+        for fd in fds {
+            #expect(readBytes(fd, count: 4) == [0x81, 2, 0x68, 0x69])
+        }
+        server.publish("news", Array("all".utf8), kind: .text)
+        for fd in fds {
+            #expect(readBytes(fd, count: 5) == [0x81, 3, 0x61, 0x6C, 0x6C])
+        }
+    }
+}
+
+/// Subscriber count read on the context's own loop.
+private func subscriberCount(_ context: WebSocketContext) -> Int {
+    let count = Mutex(-1)
+    context.loop.execute { count.withLock { $0 = context.subscriberCount("news") } }
+    _ = waitUntil(seconds: 2) { count.withLock { $0 } >= 0 }
+    return count.withLock { $0 }
+}
