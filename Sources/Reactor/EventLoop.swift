@@ -46,6 +46,7 @@ public final class EventLoop: @unchecked Sendable {
     private var flushHooks: [() -> Void] = []
     private var ownerThread: pthread_t?
     /// The loop's view of the time, updated once per iteration.
+    @exclusivity(unchecked)
     public private(set) var now: Int64
 
     /// The read buffer every connection reads into; its contents are valid only during the
@@ -53,10 +54,16 @@ public final class EventLoop: @unchecked Sendable {
     let receiveBuffer: UnsafeMutableRawBufferPointer
     /// While a connection handles its input, its writes gather here (see `TCPConnection`).
     let corkBuffer: UnsafeMutableRawPointer
+    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
+    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
+    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    @exclusivity(unchecked)
     var corkCount = 0
+    @exclusivity(unchecked)
     var corkOwner: ObjectIdentifier?
 
     /// Open TCP connections on this loop.
+    @exclusivity(unchecked)
     public internal(set) var connectionCount = 0
 
     // Shared with other threads. ----------------------------------------------------------

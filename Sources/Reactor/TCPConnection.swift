@@ -35,13 +35,21 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         case closed
     }
 
+    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
+    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
+    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    @exclusivity(unchecked)
     var state = State.closed
     /// The peer sent FIN and we have read it: no more reads.
+    @exclusivity(unchecked)
     private var inputClosed = false
     /// epoll reported that the peer closed (or failed); its FIN may still be unread.
+    @exclusivity(unchecked)
     private var peerHasClosed = false
     /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
+    @exclusivity(unchecked)
     private var outputShutdownRequested = false
+    @exclusivity(unchecked)
     private var sendBuffer = RingBuffer()
 
     public override init(loop: EventLoop) {

@@ -119,8 +119,8 @@ final class RawEchoSocket: TCPConnection, @unchecked Sendable {
     init(worker: LoopWorker, globalID: Int) {
         self.worker = worker
         base = UInt64(globalID) << 40
-        // Any fixed key will do; a varied one exercises the server's byte handling better.
-        maskKey = UInt32(truncatingIfNeeded: UInt64(globalID) &* 0x9E37_79B9_7F4A_7C15 >> 17) | 0x0101_0101
+        // Any key will do (the server does not unmask); each connection gets its own.
+        maskKey = UInt32(truncatingIfNeeded: (UInt64(globalID) &* 0x9E37_79B9_7F4A_7C15) >> 32) | 0x0101_0101
         inFlight = TimestampRing(capacity: worker.plan.rate == nil ? worker.plan.pipeline : 64)
         super.init(loop: worker.loop)
     }

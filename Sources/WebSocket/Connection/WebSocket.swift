@@ -24,14 +24,22 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// The shared settings, counters and topics of this connection's group.
     public let context: WebSocketContext
+    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
+    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
+    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    @exclusivity(unchecked)
     var phase = Phase.closed
+    @exclusivity(unchecked)
     private var parser: FrameParser
     /// True while `parser` is copied out for a parse; see `received(_:)`.
+    @exclusivity(unchecked)
     private var parsing = false
     private var keepaliveTimer: TimerHandle?
     private var closeTimer: TimerHandle?
     /// Loop time of the last input, for pings and the idle timeout.
+    @exclusivity(unchecked)
     private var lastInput: Int64 = 0
+    @exclusivity(unchecked)
     private var awaitingPong = false
     /// The close code and reason `didClose` reports; nil code means no close frame (1006).
     private var closeCode: CloseCode?
@@ -458,9 +466,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     }
 }
 
-/// Forwards what the parser finds to the connection, without retaining it per frame.
+/// Forwards what the parser finds to the connection. Made once per read; the strong
+/// reference it holds is borrowed, not retained, for each frame.
 private struct Sink: FrameSink {
-    unowned(unsafe) let socket: WebSocket
+    let socket: WebSocket
 
     mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
         socket.receivedMessage(opcode, payload)
