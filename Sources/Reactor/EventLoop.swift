@@ -42,7 +42,7 @@ public final class EventLoop: @unchecked Sendable {
     private var registrations: ContiguousArray<Selectable?> = []
     private var nextRegistrationID: UInt32 = 1
     private var readyList: [Selectable] = []
-    private var timers: TimerWheel<() -> Void>
+    private var timers: TimerWheel<TimerAction>
     private var flushHooks: [() -> Void] = []
     private var ownerThread: pthread_t?
     /// The loop's view of the time, updated once per iteration.
@@ -275,11 +275,26 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Timers
 
+    /// What a timer does when it comes due.
+    enum TimerAction {
+        case run(() -> Void)
+        case notify(Selectable)
+    }
+
     /// Calls `body` on the loop's thread after `milliseconds` (rounded up to the next tick).
     @discardableResult
     public func schedule(afterMilliseconds milliseconds: Int64, _ body: @escaping () -> Void) -> TimerHandle {
-        let dueTick = (MonotonicClock.milliseconds() + max(0, milliseconds) + Self.tickMilliseconds - 1) / Self.tickMilliseconds
-        return timers.schedule(at: dueTick, body)
+        timers.schedule(at: dueTick(afterMilliseconds: milliseconds), .run(body))
+    }
+
+    /// Calls `selectable.timerFired()` after `milliseconds`; unlike a closure, allocates nothing.
+    @discardableResult
+    public func scheduleTimer(for selectable: Selectable, afterMilliseconds milliseconds: Int64) -> TimerHandle {
+        timers.schedule(at: dueTick(afterMilliseconds: milliseconds), .notify(selectable))
+    }
+
+    private func dueTick(afterMilliseconds milliseconds: Int64) -> Int64 {
+        (MonotonicClock.milliseconds() + max(0, milliseconds) + Self.tickMilliseconds - 1) / Self.tickMilliseconds
     }
 
     /// Cancels a timer; returns false when it already fired or was cancelled.
@@ -293,8 +308,11 @@ public final class EventLoop: @unchecked Sendable {
 
     private func fireTimers() {
         let tick = now / Self.tickMilliseconds
-        while let body = timers.popDue(upTo: tick) {
-            body()
+        while let action = timers.popDue(upTo: tick) {
+            switch action {
+            case .run(let body): body()
+            case .notify(let selectable): selectable.timerFired()
+            }
         }
     }
 

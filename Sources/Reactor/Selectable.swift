@@ -31,6 +31,11 @@ open class Selectable: @unchecked Sendable {
     /// again on the next iteration.
     open func handleEvents(_ events: IOEvents) {}
 
+    /// A timer scheduled with `EventLoop.scheduleTimer(for:afterMilliseconds:)` came due.
+    /// Such timers cost no allocation, unlike closures: the way for objects that exist by the
+    /// thousand (connections) to time out.
+    open func timerFired() {}
+
     /// Called when the loop shuts down while this object is still registered; the default
     /// deregisters it. Descriptors the loop owns are closed by their subclasses.
     open func loopWillClose() {

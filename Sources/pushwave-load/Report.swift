@@ -45,6 +45,7 @@ struct Report {
             ("latency_us", plan.mode == .connect ? totals.connectLatency.summaryJSON : totals.latency.summaryJSON),
             ("errors", totals.errors.json),
             ("error_total", .int(totals.errors.total)),
+            ("generator_cpu_s", .double(totals.cpuSeconds)),
         ]
         switch plan.mode {
         case .echo:
@@ -55,6 +56,10 @@ struct Report {
                 plan.rate.map { ("rate", .double($0)) } ?? ("pipeline", .int(plan.pipeline)),
                 ("warmup_s", .double(plan.warmup)),
             ]
+            if totals.received > 0 {
+                // CPU while the traffic ran (warm-up included) over every echo in that time.
+                fields.append(("generator_cpu_ns_per_message", .double(totals.cpuSeconds * 1e9 / Double(max(1, totals.received)))))
+            }
         case .push:
             fields += [
                 ("size", .int(plan.size)),
@@ -93,6 +98,9 @@ struct Report {
             lines.append("  \(shape); \(load), \(payload)\(plan.rawEcho ? " (raw echo)" : ""); \(fixed(plan.duration, 1)) s measured\(warm)")
             lines.append("  messages      \(grouped(totals.messages))   \(grouped(Int(messagesPerSecond.rounded()))) msg/s   \(byteRate(bytesPerSecond))")
             lines.append("  latency (us)  \(totals.latency.summaryText)")
+            if totals.received > 0 {
+                lines.append("  generator     \(fixed(totals.cpuSeconds, 2)) CPU s, \(fixed(totals.cpuSeconds * 1e9 / Double(totals.received), 0)) ns per echo")
+            }
         case .push:
             let what = plan.messages.map { "\(grouped($0)) messages" } ?? "\(fixed(plan.duration, 1)) s"
             lines.append("  \(shape); \(grouped(plan.subscribers)) subscribers, \(plan.publishers) publisher\(plan.publishers == 1 ? "" : "s") at \(grouped(Int(plan.rate ?? 0))) msg/s, \(payload), \(what)")

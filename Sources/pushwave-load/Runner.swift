@@ -67,6 +67,7 @@ struct LocalRun {
         }
         _ = onEveryLoop(workers) { $0.prepare(t0: t0) }
         sleep(untilNanoseconds: t0)
+        let cpuAtStart = processCPUSeconds()
         for worker in workers {
             worker.loop.execute { worker.start() }
         }
@@ -83,6 +84,8 @@ struct LocalRun {
             runWithProgress(workers, from: t0, until: t0 + nanoseconds(seconds: plan.duration))
         }
 
+        let cpuUsed = processCPUSeconds() - cpuAtStart
+
         // Stop counting, then close everything: the closing handshakes are not measured.
         let finished = onEveryLoop(workers) { worker -> ProcessResult in
             let totals = worker.finish()
@@ -97,6 +100,7 @@ struct LocalRun {
             result.totals.add(part.totals)
             result.details.merge(part.details, uniquingKeysWith: +)
         }
+        result.totals.cpuSeconds = cpuUsed
         let closeDeadline = monotonicNanoseconds() + 3_000_000_000
         while monotonicNanoseconds() < closeDeadline {
             let open = onEveryLoop(workers) { $0.loop.connectionCount }.reduce(0) { $0 + ($1 ?? 0) }

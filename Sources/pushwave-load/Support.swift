@@ -23,6 +23,14 @@ func sleep(milliseconds: Int64) {
     sleep(untilNanoseconds: monotonicNanoseconds() + milliseconds * 1_000_000)
 }
 
+/// CPU time (user and system) this process has used so far, in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
 /// Nanoseconds from seconds given on the command line.
 func nanoseconds(seconds: Double) -> Int64 {
     Int64((seconds * 1e9).rounded())

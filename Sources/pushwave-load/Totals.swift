@@ -145,6 +145,8 @@ struct RunTotals: Sendable {
 
     /// The measuring window in seconds (set by the run, not summed).
     var measuredSeconds = 0.0
+    /// CPU seconds the generator used while the traffic ran (all its processes).
+    var cpuSeconds = 0.0
 
     mutating func add(_ other: RunTotals) {
         connected += other.connected
@@ -160,6 +162,7 @@ struct RunTotals: Sendable {
         firstPublish = min(firstPublish, other.firstPublish)
         lastDelivery = max(lastDelivery, other.lastDelivery)
         measuredSeconds = max(measuredSeconds, other.measuredSeconds)
+        cpuSeconds += other.cpuSeconds
     }
 
     /// Time from the first publish to the last delivery, in milliseconds.
@@ -184,6 +187,7 @@ struct RunTotals: Sendable {
             ("first_publish_ns", .int(Int(firstPublish))),
             ("last_delivery_ns", .int(Int(lastDelivery))),
             ("measured_s", .double(measuredSeconds)),
+            ("cpu_s", .double(cpuSeconds)),
             ("latency_histogram_ns", latency.bucketsJSON),
             ("connect_histogram_ns", connectLatency.bucketsJSON),
         ])
@@ -204,6 +208,7 @@ struct RunTotals: Sendable {
         firstPublish = Int64(child["first_publish_ns"]?.intValue ?? Int(Int64.max))
         lastDelivery = Int64(child["last_delivery_ns"]?.intValue ?? Int(Int64.min))
         measuredSeconds = child["measured_s"]?.doubleValue ?? 0
+        cpuSeconds = child["cpu_s"]?.doubleValue ?? 0
         latency.record(buckets: child["latency_histogram_ns"])
         connectLatency.record(buckets: child["connect_histogram_ns"])
     }

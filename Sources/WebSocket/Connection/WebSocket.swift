@@ -34,16 +34,18 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// True while `parser` is copied out for a parse; see `received(_:)`.
     @exclusivity(unchecked)
     private var parsing = false
-    private var keepaliveTimer: TimerHandle?
-    private var closeTimer: TimerHandle?
+    /// The one timer a connection needs at a time: the client's handshake timeout, the
+    /// keepalive while open, the close timeout while closing (see `timerFired`).
+    private var timer: TimerHandle?
     /// Loop time of the last input, for pings and the idle timeout.
     @exclusivity(unchecked)
     private var lastInput: Int64 = 0
     @exclusivity(unchecked)
     private var awaitingPong = false
-    /// The close code and reason `didClose` reports; nil code means no close frame (1006).
+    /// The close code `didClose` reports; nil means no close frame (1006).
     private var closeCode: CloseCode?
-    private var closeReason = ""
+    /// What only some connections need, kept out of line so idle ones stay small.
+    private var extras: Extras?
     /// Topics this connection is subscribed to, so that closing unsubscribes it.
     var subscriptions: [Topic] = []
 
@@ -236,11 +238,28 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     }
 
     private func startCloseTimer() {
-        guard closeTimer == nil else { return }
-        closeTimer = loop.schedule(afterMilliseconds: context.configuration.closeTimeoutMilliseconds) { [unowned self] in
-            closeTimer = nil
-            // The peer never finished the handshake (or never read our close): give up.
+        setTimer(afterMilliseconds: context.configuration.closeTimeoutMilliseconds)
+    }
+
+    /// Replaces the connection's timer.
+    private func setTimer(afterMilliseconds milliseconds: Int64?) {
+        if let timer { loop.cancel(timer) }
+        timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
+    }
+
+    public final override func timerFired() {
+        timer = nil
+        switch phase {
+        case .handshaking:
+            closeReason = "handshake timed out"
             reset()
+        case .open:
+            keepaliveTick()
+        case .closing:
+            // The peer never finished the closing handshake (or never read our close): give up.
+            reset()
+        case .closed:
+            break
         }
     }
 
@@ -346,15 +365,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             maxHeaderBytes: context.configuration.maxRequestHeadBytes)
         try connect(to: url.socketAddress(), from: localAddress)
         phase = .handshaking(upgrade)
-        closeTimer = loop.schedule(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds) { [unowned self] in
-            closeTimer = nil
-            closeReason = "handshake timed out"
-            reset()
-        }
+        setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)
     }
 
-    /// The subprotocol the server chose, once open.
-    public private(set) var subprotocol: String?
+    /// The subprotocol the server chose, once open (client side).
+    public var subprotocol: String? { extras?.subprotocol }
 
     private func receiveHandshake(_ upgrade: ClientUpgrade, _ bytes: UnsafeMutableRawBufferPointer) {
         switch upgrade.parser.parse(UnsafeRawBufferPointer(bytes)) {
@@ -369,9 +384,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
                 closeReason = "handshake refused: \(error)"
                 closeTransport()
             case .success(let subprotocol):
-                self.subprotocol = subprotocol
-                if let closeTimer { loop.cancel(closeTimer) }
-                closeTimer = nil
+                if let subprotocol { extrasForWriting.subprotocol = subprotocol }
                 opened()
                 // Frames that came in the same read as the response.
                 if consumed < bytes.count, case .open = phase {
@@ -419,17 +432,16 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .handshaking, .closed: wasOpen = false
         }
         phase = .closed
-        if let keepaliveTimer { loop.cancel(keepaliveTimer) }
-        if let closeTimer { loop.cancel(closeTimer) }
-        keepaliveTimer = nil
-        closeTimer = nil
+        setTimer(afterMilliseconds: nil)
         if !parsing { parser.releaseBuffers() }
         if !subscriptions.isEmpty { context.topics.unsubscribeAll(self) }
         if wasOpen { context.statistics.connectionsClosed += 1 }
         if closeCode == nil, case .error(let code) = reason {
             closeReason = SystemError("socket", code: code).description
         }
-        didClose(code: closeCode ?? .abnormalClosure, reason: closeReason)
+        let reason = closeReason
+        extras = nil
+        didClose(code: closeCode ?? .abnormalClosure, reason: reason)
     }
 
     // MARK: Keepalive
@@ -437,11 +449,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private func scheduleKeepalive() {
         let configuration = context.configuration
         let intervals = [configuration.pingIntervalMilliseconds, configuration.idleTimeoutMilliseconds].filter { $0 > 0 }
-        guard let interval = intervals.min() else { return }
-        keepaliveTimer = loop.schedule(afterMilliseconds: interval) { [unowned self] in
-            keepaliveTimer = nil
-            keepaliveTick()
-        }
+        setTimer(afterMilliseconds: intervals.min())
     }
 
     private func keepaliveTick() {
@@ -463,6 +471,27 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             _ = sendFrame(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
         }
         scheduleKeepalive()
+    }
+}
+
+/// The rarely needed state of a connection.
+final class Extras {
+    var closeReason = ""
+    var subprotocol: String?
+}
+
+extension WebSocket {
+    /// The reason `didClose` reports (ours, or the peer's).
+    fileprivate var closeReason: String {
+        get { extras?.closeReason ?? "" }
+        set { extrasForWriting.closeReason = newValue }
+    }
+
+    fileprivate var extrasForWriting: Extras {
+        if let extras { return extras }
+        let created = Extras()
+        extras = created
+        return created
     }
 }
 
