@@ -128,7 +128,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Writes a frame without the buffer check (close frames must get out).
     private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, size: Int) {
-        if context.role == .server {
+        let maskKey: UInt32? = context.role == .client ? context.nextMaskKey() : nil
+        if maskKey == nil, payload.count > Self.largePayload {
+            // Large server payloads go out as header + payload in one `sendmsg`, uncopied
+            // when the kernel takes them whole.
             var header: (UInt64, UInt64) = (0, 0)
             withUnsafeMutableBytes(of: &header) { headerBytes in
                 let headerSize = FrameEncoder.writeHeader(
@@ -136,13 +139,16 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
                     payloadLength: payload.count, maskKey: nil)
                 write(UnsafeRawBufferPointer(rebasing: headerBytes[..<headerSize]), payload)
             }
-        } else {
-            let key = context.nextMaskKey()
-            write(count: size) { destination in
-                _ = FrameEncoder.writeFrame(into: destination, opcode: opcode, fin: true, payload: payload, maskKey: key)
-            }
+            return
+        }
+        // Small frames are built in place, in the cork buffer while corked.
+        write(count: size) { destination in
+            _ = FrameEncoder.writeFrame(into: destination, opcode: opcode, fin: true, payload: payload, maskKey: maskKey)
         }
     }
+
+    /// Above this size a server payload is not copied into the cork buffer.
+    private static let largePayload = 16 * 1024
 
     /// Writes a batch of frames published to a topic this connection subscribes to.
     func sendBatch(_ frames: UnsafeRawBufferPointer, messageCount: Int) {
