@@ -1,14 +1,15 @@
 import Crypto
 
 /// The key exchange of the opening handshake (RFC 6455 §1.3, §4.2.2).
-enum Handshake {
+@_spi(Internals)
+public enum Handshake {
     /// The GUID that every `Sec-WebSocket-Accept` is derived with.
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     /// The `Sec-WebSocket-Accept` value answering `key`: the base64 of the
     /// SHA-1 of the key followed by the GUID. SHA-1 serves here as a
     /// fingerprint proving the server read the request, not for security.
-    static func acceptValue(forKey key: String) -> String {
+    public static func acceptValue(forKey key: String) -> String {
         let digest = Insecure.SHA1.hash(data: Array((key + guid).utf8))
         return Base64.encode(Array(digest))
     }
