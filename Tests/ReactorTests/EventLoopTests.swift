@@ -69,3 +69,61 @@ import Testing
 
 import Glibc
 import TestSupport
+
+/// The descriptors and socket inodes of accepted connections.
+final class DescriptorRecords: Sendable {
+    let value = Mutex<[(fd: Int32, inode: UInt)]>([])
+}
+
+/// Remembers the descriptor and socket inode of every connection it accepts.
+final class RecordingConnection: TCPConnection, @unchecked Sendable {
+    let record: DescriptorRecords
+
+    init(loop: EventLoop, record: DescriptorRecords) {
+        self.record = record
+        super.init(loop: loop)
+    }
+
+    override func connected() {
+        var status = stat()
+        fstat(fd, &status)
+        record.value.withLock { $0.append((fd, UInt(status.st_ino))) }
+    }
+}
+
+@Suite struct LoopShutdownTests {
+    /// Other tests run in parallel and reuse descriptor numbers, so "closed" means: the
+    /// number is free, or it now names a different socket.
+    @Test func stoppingTheLoopClosesEveryDescriptorItOwns() throws {
+        let records = DescriptorRecords()
+        let group = try EventLoopGroup(count: 1)
+        let loop = group.loops[0]
+        let listener = try TCPListener(loop: loop, address: SocketAddress(host: "127.0.0.1", port: 0)) {
+            RecordingConnection(loop: $0, record: records)
+        }
+        let port = listener.localAddress.port
+        var listenerStatus = stat()
+        fstat(listener.fd, &listenerStatus)
+        let listenerFD = listener.fd
+        try group.start { _ in }
+        let clients = (0..<50).compactMap { _ in connectBlocking(port: port) }
+        defer { clients.forEach { close($0) } }
+        #expect(clients.count == 50)
+        #expect(waitUntil(seconds: 5) { records.value.withLock { $0.count } == 50 })
+        group.stop()
+        group.wait()
+
+        func stillOpen(_ fd: Int32, _ inode: UInt) -> Bool {
+            var status = stat()
+            return fstat(fd, &status) == 0 && UInt(status.st_ino) == inode
+        }
+        #expect(!stillOpen(listenerFD, UInt(listenerStatus.st_ino)))
+        for (fd, inode) in records.value.withLock({ $0 }) {
+            #expect(!stillOpen(fd, inode), "descriptor \(fd) survived the loop")
+        }
+        // And every client sees the end of its connection.
+        for fd in clients {
+            #expect(readToEnd(fd, seconds: 5).isEmpty)
+        }
+    }
+}
