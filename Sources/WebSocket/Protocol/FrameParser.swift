@@ -132,6 +132,7 @@ struct FrameParser {
     /// Reads a frame header (completing a kept partial one if any) and starts its payload.
     private mutating func parseFrame<Sink: FrameSink>(_ input: inout Input, _ sink: inout Sink) -> Step {
         guard input.remaining > 0 else { return .needMoreBytes }
+        if let step = parseSmallWholeFrame(&input, &sink) { return step }
         let header: FrameHeader
         if partialHeader.isEmpty {
             switch decodeHeader(UnsafeRawBufferPointer(input.next(input.remaining))) {
@@ -162,6 +163,30 @@ struct FrameParser {
             }
         }
         return startPayload(of: header, &input, &sink)
+    }
+
+    /// The common case, decided from the first two bytes: a whole unfragmented text or binary
+    /// frame with a 7-bit length, masked as the role requires, while no message is being
+    /// assembled. Every rule it skips cannot apply to such a frame (no reserved bits, a known
+    /// data opcode, FIN set, within the limits), so the result is what `decodeHeader` and
+    /// `startPayload` would give; anything else returns nil and takes the general path.
+    @inline(__always)
+    private mutating func parseSmallWholeFrame<Sink: FrameSink>(_ input: inout Input, _ sink: inout Sink) -> Step? {
+        guard partialHeader.isEmpty, messageOpcode == nil, input.remaining >= 2 else { return nil }
+        let first = input.current.load(as: UInt8.self)
+        let second = input.current.load(fromByteOffset: 1, as: UInt8.self)
+        let masked = role.expectsMaskedFrames
+        let length = Int(second & 0x7F)
+        let headerLength = masked ? 6 : 2
+        guard first == 0x81 || first == 0x82, (second & 0x80 != 0) == masked, length < 126,
+              UInt32(length) <= maxFrameSize, UInt32(length) <= maxMessageSize,
+              input.remaining >= headerLength + length else { return nil }
+        let payload = UnsafeMutableRawBufferPointer(start: input.current + headerLength, count: length)
+        if masked {
+            Masking.unmask(payload, key: UInt32(littleEndian: input.current.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), offset: 0)
+        }
+        input.position += headerLength + length
+        return deliverWholeMessage(first == 0x81 ? .text : .binary, UnsafeRawBufferPointer(payload), &sink)
     }
 
     /// Delivers a frame that lies whole in the input straight from it, or
