@@ -213,6 +213,9 @@ struct FrameParser {
         }
         // Lengths passed the limits, which keep them below 2^31.
         let length = UInt32(truncatingIfNeeded: header.payloadLength)
+        // One allocation for a frame of up to 64 KiB; beyond that the buffer grows as bytes
+        // arrive, so a peer that announces a large frame and stalls holds little memory.
+        buffer.reserve(buffer.count + min(Int(length), 64 * 1024), limit: Int(maxMessageSize) + 125)
         frame = FrameInFlight(maskKey: header.maskKey, length: length, remaining: length, opcode: header.opcode, fin: header.fin)
         state = .receivingPayload
         return .proceed

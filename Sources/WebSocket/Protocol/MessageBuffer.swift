@@ -47,6 +47,14 @@ struct MessageBuffer {
         storedCount = UInt32(needed)
     }
 
+    /// Makes room for `capacity` bytes in all (at most `limit`), so that a frame whose length
+    /// is known is buffered with one allocation rather than a series of doublings.
+    mutating func reserve(_ capacity: Int, limit: Int) {
+        if capacity > self.capacity {
+            grow(toAtLeast: min(capacity, limit), limit: limit)
+        }
+    }
+
     /// Drops the bytes from `newCount` on, keeping the memory.
     mutating func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count, "truncate beyond the end")
