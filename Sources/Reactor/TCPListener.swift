@@ -33,10 +33,13 @@ public final class TCPListener: Selectable, @unchecked Sendable {
     private enum AcceptState {
         case accepting
         /// Out of descriptors: not watching the socket until the timer resumes it.
-        case paused(since: Int64, pauses: Int)
+        case paused
         case closed
     }
     private var acceptState = AcceptState.accepting
+    /// While descriptors are exhausted: since when, and how many pauses it took so far. An
+    /// episode ends at the first accept that succeeds again, so it is logged once.
+    private var exhaustion: (since: Int64, pauses: Int)?
     private var listenFD: Int32
 
     /// Binds and listens on `address`, accepting onto `loop`.
@@ -97,12 +100,14 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         for _ in 0..<options.acceptsPerIteration {
             let socket = pw_accept(listenFD)
             if socket >= 0 {
+                endExhaustion()
                 adopt(socket)
                 continue
             }
             let code = pw_errno()
             switch code {
             case EAGAIN, EWOULDBLOCK:
+                endExhaustion()
                 return
             case EINTR, ECONNABORTED, EPROTO, EPERM:
                 continue
@@ -134,20 +139,16 @@ public final class TCPListener: Selectable, @unchecked Sendable {
     /// Out of descriptors: stop watching the socket so a full backlog cannot wake the loop
     /// over and over, and try again after a pause.
     private func pause(_ code: Int32) {
-        let pauses: Int
-        switch acceptState {
-        case .accepting:
-            pauses = 1
+        guard case .accepting = acceptState else { return }
+        if let episode = exhaustion {
+            exhaustion = (episode.since, episode.pauses + 1)
+        } else {
+            exhaustion = (loop.now, 1)
             loop.logger.warning(
                 "out of file descriptors, pausing accept",
                 metadata: ["error": "\(SystemError("accept", code: code))", "open_connections": "\(loop.connectionCount)"])
-            acceptState = .paused(since: loop.now, pauses: pauses)
-        case .paused(let since, let count):
-            pauses = count + 1
-            acceptState = .paused(since: since, pauses: pauses)
-        case .closed:
-            return
         }
+        acceptState = .paused
         loop.deregister(self)
         loop.schedule(afterMilliseconds: options.exhaustionPauseMilliseconds) { [weak self] in
             self?.resume()
@@ -155,7 +156,7 @@ public final class TCPListener: Selectable, @unchecked Sendable {
     }
 
     private func resume() {
-        guard case .paused(let since, let pauses) = acceptState else { return }
+        guard case .paused = acceptState else { return }
         acceptState = .accepting
         do {
             try loop.register(self, fd: listenFD, events: [.readable])
@@ -164,10 +165,13 @@ public final class TCPListener: Selectable, @unchecked Sendable {
             return
         }
         acceptAvailable()
-        if case .accepting = acceptState {
-            loop.logger.notice(
-                "accepting again",
-                metadata: ["paused_ms": "\(loop.now - since)", "pauses": "\(pauses)"])
-        }
+    }
+
+    private func endExhaustion() {
+        guard let episode = exhaustion else { return }
+        exhaustion = nil
+        loop.logger.notice(
+            "accepting again",
+            metadata: ["paused_ms": "\(loop.now - episode.since)", "pauses": "\(episode.pauses)"])
     }
 }

@@ -73,7 +73,7 @@ def http_get(host: str, port: int, path: str, timeout: float = 5.0) -> tuple[int
 class ServerProcess:
     """One running server instance."""
 
-    def __init__(self, binary: Path, extra_args: list[str], log_path: Path, port: int | None = None):
+    def __init__(self, binary: Path, extra_args: list[str], log_path: Path, port: int | None = None, preexec_fn=None):
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = port if port is not None else free_port()
@@ -86,6 +86,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
+            preexec_fn=preexec_fn,  # e.g. to lower resource limits of the server only
         )
         self.stopped = False
 
@@ -259,3 +260,7 @@ def start_server(pushwave_bin, tmp_path):
     problems = [p for p in (srv.stop(check=False) for srv in started) if p]
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes several seconds by design (timeouts, soak runs)")

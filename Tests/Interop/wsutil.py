@@ -317,3 +317,53 @@ class RawWebSocket:
             return True
         except TimeoutError:
             return False
+
+
+# -- probes of a running server process (Linux /proc) and socket helpers --------
+
+
+def proc_fd_count(pid: int) -> int:
+    """Number of open file descriptors of process `pid`."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_rss_kib(pid: int) -> int:
+    """Resident set size (VmRSS) of process `pid`, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time consumed so far by process `pid` (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    # Fields after the command name (which may contain spaces) start at field 3 (state).
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def abort_socket(sock: socket.socket) -> None:
+    """Close a socket with a TCP reset instead of a FIN (SO_LINGER on, timeout 0)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def prometheus_value(text: str, name: str) -> float | None:
+    """The value of an unlabelled sample `name` in Prometheus text format, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def upgrade_request_bytes(host: str, port: int, path: str = "/echo", extra_headers: str = "") -> bytes:
+    """A valid upgrade request with a fresh key; `extra_headers` is "Name: value\\r\\n" lines."""
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
+    ).encode("latin-1")
