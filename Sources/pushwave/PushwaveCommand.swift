@@ -41,6 +41,9 @@ struct PushwaveCommand: ParsableCommand {
     @Option(help: "Ping a silent connection after this many seconds, and drop it when the next interval passes unanswered (0: never).")
     var pingInterval = 30.0
 
+    @Option(help: "Seconds a client has to send its complete upgrade request; then 408.")
+    var handshakeTimeout = 10.0
+
     @Option(help: "Most bytes queued for one slow client before it is closed with 1008.")
     var maxBufferedBytes = 1 << 20
 
@@ -60,7 +63,7 @@ struct PushwaveCommand: ParsableCommand {
             throw ValidationError("--max-message-size must be between 1 and \(FrameLimits.largestSupportedSize)")
         }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard idleTimeout >= 0, pingInterval >= 0, shutdownTimeout >= 0 else {
+        guard idleTimeout >= 0, pingInterval >= 0, shutdownTimeout >= 0, handshakeTimeout > 0 else {
             throw ValidationError("timeouts must not be negative")
         }
         guard maxBufferedBytes >= 1024 else { throw ValidationError("--max-buffered-bytes must be at least 1024") }
@@ -129,6 +132,7 @@ struct PushwaveCommand: ParsableCommand {
         configuration.idleTimeoutMilliseconds = Int64(idleTimeout * 1000)
         configuration.pingIntervalMilliseconds = Int64(pingInterval * 1000)
         configuration.maxBufferedAmount = maxBufferedBytes
+        configuration.handshakeTimeoutMilliseconds = Int64(handshakeTimeout * 1000)
         return configuration
     }
 

@@ -45,7 +45,11 @@ from wsutil import (
 
 MAX_MESSAGE = 1 << 20  # --max-message-size of the server under test
 MAX_BUFFERED = 1 << 20  # --max-buffered-bytes
-SERVER_ARGS = ["--max-message-size", str(MAX_MESSAGE), "--max-buffered-bytes", str(MAX_BUFFERED)]
+HANDSHAKE_TIMEOUT = 3.0  # --handshake-timeout
+SERVER_ARGS = [
+    "--max-message-size", str(MAX_MESSAGE), "--max-buffered-bytes", str(MAX_BUFFERED),
+    "--handshake-timeout", str(HANDSHAKE_TIMEOUT),
+]
 
 # How long the server may take to release a vanished peer's descriptor. Peers here are
 # gone (EOF or reset), so this is immediate in practice; the slow-consumer test allows
@@ -498,9 +502,6 @@ def test_slow_consumer_is_closed_and_others_are_served(srv):
 
 # -- slowloris --------------------------------------------------------------------------
 
-HANDSHAKE_TIMEOUT = 10.0  # the server's handshake timeout (not configurable from the CLI)
-
-
 @pytest.mark.slow
 def test_slowloris_times_out_and_others_are_served(srv):
     fds_before = settled_fd_count(srv)
@@ -543,14 +544,14 @@ def test_slowloris_times_out_and_others_are_served(srv):
         time.sleep(0.5)
     t.join(2)
     sock.close()
-    assert not t.is_alive(), "the slowloris client was still being read from 15 s later"
+    assert not t.is_alive(), "the slowloris client was still being read 5 s after the handshake timeout"
     assert "timeout" not in outcome, f"the server neither answered nor closed the slowloris connection: {outcome}"
     elapsed = outcome["elapsed"]
     print(f"slowloris: ended after {elapsed:.2f} s ({outcome.get('response', b'')[:40]!r}); served {served} others, worst echo {worst * 1000:.1f} ms")
     assert HANDSHAKE_TIMEOUT - 0.5 <= elapsed <= HANDSHAKE_TIMEOUT + 2, f"slowloris connection ended after {elapsed:.2f} s"
     if outcome.get("response"):
         assert outcome["response"].startswith(b"HTTP/1.1 408"), f"expected 408, got {outcome['response'][:80]!r}"
-    assert served >= 10, f"only {served} other clients were served during the slowloris"
+    assert served >= 4, f"only {served} other clients were served during the slowloris"
     assert worst < 1.0, f"an echo during the slowloris took {worst * 1000:.0f} ms"
     assert_server_recovered(srv, fds_before, "slowloris")
 
