@@ -109,10 +109,9 @@ struct RunPlan: Sendable {
         configuration.idleTimeoutMilliseconds = 0
         configuration.maxBufferedAmount = max(16 << 20, 4 * (size + 14))
         configuration.slowConsumerPolicy = .dropMessages
-        // Only the teardown at the end waits on it. The reactor can miss a FIN that arrives
-        // together with the server's close frame (the short read that follows is taken as
-        // "drained"), so the wait is kept short.
-        configuration.closeTimeoutMilliseconds = 250
+        // Only the teardown at the end waits on it: a server that does not finish the closing
+        // handshake must not hold the report back.
+        configuration.closeTimeoutMilliseconds = 1_000
         return configuration
     }
 }
