@@ -132,6 +132,11 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
         guard count > 0 else { return }
         let corkedHere = loop.corkOwner == ObjectIdentifier(self)
+        if corkedHere, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {
+            // Our own corked bytes fill the buffer: send them, and build this write in its room.
+            flushCork()
+            guard state == .open else { return }
+        }
         if count <= loop.options.corkBufferSize - loop.corkCount {
             let start = loop.corkBuffer + loop.corkCount
             fill(start)
