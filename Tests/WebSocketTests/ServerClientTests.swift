@@ -172,6 +172,49 @@ func readUpgradeResponse(_ fd: Int32) -> (head: String, rest: [UInt8]) {
         #expect(String(decoding: readToEnd(fd), as: UTF8.self).hasPrefix("HTTP/1.1 431"))
     }
 
+    @Test func routerRejectsAForeignOriginWith403() throws {
+        let server = try TestServer { request in
+            guard request.head.value("Origin") == "http://good.example" else { return .text(403, "forbidden origin\n") }
+            return .upgrade { EchoSocket(context: $0) }
+        }
+        defer { server.stop() }
+        let fd = try #require(connectBlocking(port: server.port))
+        defer { close(fd) }
+        let request = "GET /echo HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        writeAll(fd, Array(request.utf8))
+        #expect(String(decoding: readToEnd(fd), as: UTF8.self).hasPrefix("HTTP/1.1 403"))
+    }
+
+    @Test func subprotocolIsNegotiatedWithOurClient() throws {
+        final class Seen: Sendable { let value = Mutex<String?>(nil) }
+        final class ProtocolRecorder: WebSocket, @unchecked Sendable {
+            let seen: Seen
+            init(context: WebSocketContext, seen: Seen) {
+                self.seen = seen
+                super.init(context: context)
+            }
+            override func didOpen() {
+                seen.value.withLock { $0 = subprotocol ?? "none" }
+                close()
+            }
+        }
+        let seen = Seen()
+        let server = try TestServer { request in
+            let chosen = request.head.requestedSubprotocols.first { $0 == "chat.v2" }
+            return .upgrade(subprotocol: chosen) { EchoSocket(context: $0) }
+        }
+        defer { server.stop() }
+        let client = try LoopThread()
+        defer { client.stop() }
+        try client.sync {
+            let socket = ProtocolRecorder(context: WebSocketContext(loop: client.loop, role: .client), seen: seen)
+            try socket.connect(to: WebSocketURL("ws://127.0.0.1:\(server.port)/"), subprotocols: ["chat.v1", "chat.v2"])
+        }
+        #expect(waitUntil(seconds: 5) { seen.value.withLock { $0 } != nil })
+        #expect(seen.value.withLock { $0 } == "chat.v2")
+    }
+
     @Test func pingIsAnsweredAndUnsolicitedPongIgnored() throws {
         let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
         defer { server.stop() }
