@@ -69,10 +69,9 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
 
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
         let now = worker.readTime(self)
-        // The view's address, without a closure (whose context would cost a retain per
-        // message); it stays valid for the rest of this callback.
-        let bytes = message.withUnsafeBytes { $0 }
-        guard worker.isExpectedEcho(bytes, kind: kind, value: base | receiveSequence), inFlight.count > 0 else {
+        let expected = base | receiveSequence
+        let matches = message.withUnsafeBytes { worker.isExpectedEcho($0, kind: kind, value: expected) }
+        guard matches, inFlight.count > 0 else {
             worker.count(.mismatch)
             state = .closingByUs
             close(code: .normalClosure, reason: "")
@@ -281,7 +280,7 @@ final class Subscriber: WebSocket, @unchecked Sendable {
 
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
         let now = worker.readTime(self)
-        worker.deliver(message.withUnsafeBytes { $0 }, kind: kind, to: self, now: now)
+        message.withUnsafeBytes { worker.deliver($0, kind: kind, to: self, now: now) }
     }
 
     override func didClose(code: CloseCode, reason: String) {
