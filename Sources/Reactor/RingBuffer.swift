@@ -72,16 +72,7 @@ public struct RingBuffer {
     /// Returns the bytes written, 0 when the socket is full, or `-errno` on failure.
     public mutating func send(to fd: Int32, pool: BufferPool) -> Int {
         let (first, second) = readableSegments
-        var vectors = (
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count)
-        )
-        let vectorCount: Int32 = second.count > 0 ? 2 : 1
-        let written = withUnsafePointer(to: &vectors) { pointer in
-            pointer.withMemoryRebound(to: iovec.self, capacity: 2) { iov in
-                retryingInterrupts { pw_sendv(fd, iov, vectorCount) }
-            }
-        }
+        let written = sendPieces(fd, first, second)
         if written < 0 {
             let code = pw_errno()
             return code == EAGAIN || code == EWOULDBLOCK ? 0 : -Int(code)

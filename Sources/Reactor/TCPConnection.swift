@@ -162,16 +162,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// One `sendmsg` of both pieces; whatever the kernel leaves goes to the send buffer.
     private func sendDirectly(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        var vectors = (
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count)
-        )
-        let vectorCount: Int32 = second.count > 0 ? 2 : 1
-        var written = withUnsafePointer(to: &vectors) { pointer in
-            pointer.withMemoryRebound(to: iovec.self, capacity: 2) { iov in
-                retryingInterrupts { pw_sendv(fd, iov, vectorCount) }
-            }
-        }
+        var written = sendPieces(fd, first, second)
         if written < 0 {
             let code = pw_errno()
             guard code == EAGAIN || code == EWOULDBLOCK else {
