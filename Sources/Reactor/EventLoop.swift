@@ -187,6 +187,8 @@ public final class EventLoop: @unchecked Sendable {
             registered.loopWillClose()
         }
         readyList.removeAll()
+        // Hooks may hold objects that hold this loop: let them all go.
+        flushHooks.removeAll()
     }
 
     // MARK: Registration
@@ -268,7 +270,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `hook` once per iteration, just before the loop waits for events: the place
-    /// where output batched during the iteration is written.
+    /// where output batched during the iteration is written. Hooks are dropped when the loop
+    /// shuts down.
     public func addFlushHook(_ hook: @escaping () -> Void) {
         flushHooks.append(hook)
     }

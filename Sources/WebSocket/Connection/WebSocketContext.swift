@@ -49,7 +49,8 @@ public final class WebSocketContext: @unchecked Sendable {
     /// This loop's topics and their subscribers.
     private(set) lazy var topics = TopicRegistry(context: self)
     /// The contexts of the same server on other loops, which publishes are forwarded to.
-    var peers: [WebSocketContext] = []
+    /// Weak: the contexts would otherwise keep each other (and their loops) alive forever.
+    var peers: [WeakContext] = []
     @exclusivity(unchecked)
     private var maskKeys: MaskKeyGenerator
 
@@ -67,7 +68,7 @@ public final class WebSocketContext: @unchecked Sendable {
         topics.publish(topic, payload, kind: kind)
         guard !peers.isEmpty else { return }
         let bytes = Array(payload)
-        for peer in peers {
+        for case let peer? in peers.map(\.context) {
             peer.loop.execute {
                 bytes.withUnsafeBytes { peer.topics.publish(topic, $0, kind: kind) }
             }
@@ -82,6 +83,11 @@ public final class WebSocketContext: @unchecked Sendable {
     func nextMaskKey() -> UInt32 {
         maskKeys.next()
     }
+}
+
+/// A context referred to without keeping it alive.
+struct WeakContext {
+    weak var context: WebSocketContext?
 }
 
 /// Masking keys for client frames. RFC 6455 §5.3 wants them unpredictable to whoever

@@ -25,10 +25,12 @@ final class HandshakeConnection: TCPConnection, @unchecked Sendable {
             refuse(503, "too many connections")
             return
         }
-        timeout = loop.schedule(afterMilliseconds: endpoint.context.configuration.handshakeTimeoutMilliseconds) { [unowned self] in
-            timeout = nil
-            refuse(408, "request timeout")
-        }
+        timeout = loop.scheduleTimer(for: self, afterMilliseconds: endpoint.context.configuration.handshakeTimeoutMilliseconds)
+    }
+
+    override func timerFired() {
+        timeout = nil
+        refuse(408, "request timeout")
     }
 
     override func received(_ bytes: UnsafeMutableRawBufferPointer) {

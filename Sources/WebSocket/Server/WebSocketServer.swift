@@ -52,14 +52,15 @@ public final class WebSocketServer: Sendable {
         for loop in loops {
             let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger)
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
-            endpoint.listener = try TCPListener(loop: loop, address: bound, options: options) { [unowned endpoint] _ in
+            // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
+            endpoint.listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
                 HandshakeConnection(endpoint: endpoint)
             }
             if let actual = endpoint.listener?.localAddress { bound = actual }
             created.append(endpoint)
         }
         for endpoint in created {
-            endpoint.context.peers = created.filter { $0 !== endpoint }.map(\.context)
+            endpoint.context.peers = created.filter { $0 !== endpoint }.map { WeakContext(context: $0.context) }
         }
         endpoints.withLock { $0 += created }
         return bound

@@ -7,7 +7,7 @@ import Reactor
 /// buffer would pass its limit meets the slow-consumer policy (messages dropped for it, or
 /// it is closed); the publisher and the other subscribers never wait for it.
 final class TopicRegistry {
-    private unowned(unsafe) let context: WebSocketContext
+    private unowned let context: WebSocketContext
     private var topics: [String: Topic] = [:]
     private var dirty: [Topic] = []
     private var flushHookInstalled = false
@@ -62,7 +62,8 @@ final class TopicRegistry {
     private func installFlushHook() {
         guard !flushHookInstalled else { return }
         flushHookInstalled = true
-        context.loop.addFlushHook { [unowned self] in flush() }
+        // Held by the loop until it shuts down.
+        context.loop.addFlushHook { self.flush() }
     }
 
     /// Sends each dirty topic's batch to its subscribers: one write per subscriber per topic.

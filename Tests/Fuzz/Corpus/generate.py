@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora next to this script (a handful of small files per target).
+
+Frame and HTTP inputs start with two bytes that steer the fuzzer (see
+Tests/Fuzz/README.md): a control byte (largest chunk, limits) and a seed for the
+chunk sizes. Run it again after changing the input formats.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MASK = bytes([0xA1, 0xB2, 0xC3, 0xD4])
+
+
+def frame(opcode, payload=b"", fin=True, masked=False):
+    first = (0x80 if fin else 0) | opcode
+    mask_bit = 0x80 if masked else 0
+    n = len(payload)
+    if n <= 125:
+        header = bytes([first, mask_bit | n])
+    elif n <= 0xFFFF:
+        header = bytes([first, mask_bit | 126]) + struct.pack(">H", n)
+    else:
+        header = bytes([first, mask_bit | 127]) + struct.pack(">Q", n)
+    if masked:
+        payload = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+        header += MASK
+    return header + payload
+
+
+def close(code, reason=b""):
+    return struct.pack(">H", code) + reason
+
+
+def frame_seeds(masked):
+    f = lambda *args, **kwargs: frame(*args, masked=masked, **kwargs)
+    return {
+        # control byte: bits 0-2 largest chunk, bits 6-7 limits; then the chunk seed
+        "text": (0x05, 0x01, f(0x1, b"Hello, WebSocket")),
+        "text-utf8": (0x00, 0x02, f(0x1, "h\u00e9llo \u20ac \U0001F600".encode())),
+        "binary-126": (0x06, 0x03, f(0x2, bytes(range(256)) * 2)),
+        "fragmented-with-ping": (0x02, 0x04,
+            f(0x1, b"frag", fin=False) + f(0x9, b"ping") + f(0x0, b"men", fin=False) + f(0x0, b"ted")),
+        "ping-pong-close": (0x04, 0x05, f(0x9) + f(0xA, b"pong") + f(0x8, close(1000, b"bye"))),
+        "close-empty": (0x01, 0x06, f(0x8)),
+        "too-big-64bit-length": (0x03, 0x07,
+            bytes([0x82, (0x80 if masked else 0) | 127]) + struct.pack(">Q", 1 << 20) + (MASK if masked else b"")),
+        # bit 5 of the control byte: the rest is a script for a valid stream (see ValidStream.swift)
+        "valid-script-fragmented-text": (0x24, 0x09,
+            bytes([0x5C, 20]) + "h\u00e9llo w\u00f6rld".encode() + bytes([0xC4, 0x12, 0x34, 0xC3, 0x00, 0x10, 40, 90, 200])
+            + bytes([0x0A, 5]) + b"ping!" + bytes([0x07, 0x00, 5]) + b"bye"),
+        "valid-script-mixed": (0x23, 0x0A, bytes((i * 37 + 11) % 256 for i in range(160))),
+        "fragments-over-small-limit": (0xC6, 0x08,
+            f(0x2, b"a" * 90, fin=False) + f(0x0, b"b" * 90)),
+    }
+
+
+def http_seeds():
+    upgrade = (b"GET /chat?room=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n")
+    return {
+        "upgrade": (0x04, 0x01, upgrade),
+        "upgrade-then-frame": (0x01, 0x02, upgrade + frame(0x1, b"hi", masked=True)),
+        "bare-lf-absolute-form": (0x03, 0x03,
+            b"GET http://example.com/echo HTTP/1.1\nHost: example.com\nUpgrade: WebSocket\nConnection: keep-alive, Upgrade\n\n"),
+        "two-requests": (0x05, 0x04, b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n"),
+        "leading-empty-line": (0x02, 0x05, b"\r\nGET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Obs: \xc3\xa9\xff\r\n\r\n"),
+        "too-large": (0xC6, 0x06, b"GET /" + b"a" * 120 + b" HTTP/1.1\r\n\r\n"),
+        "http2": (0x00, 0x07, b"PRI * HTTP/2.0\r\n\r\n"),
+    }
+
+
+def utf8_seeds():
+    return {
+        "ascii": b"plain ASCII text, longer than eight bytes",
+        "mixed": "caf\u00e9 \u20ac \ud55c \U0001F600 \U0010FFFF".encode(),
+        "boundaries": "\u0080\u07ff\u0800\ud7ff\ue000\uffff\U00010000".encode(),
+        "surrogate": b"ok \xed\xa0\x80",
+        "overlong": b"\xc0\xaf \xe0\x80\xaf",
+        "truncated": b"abc\xf0\x9f\x98",
+        "above-max": b"\xf4\x90\x80\x80",
+    }
+
+
+def write(target, seeds):
+    directory = os.path.join(HERE, target)
+    os.makedirs(directory, exist_ok=True)
+    for name, data in seeds.items():
+        if isinstance(data, tuple):
+            control, seed, body = data
+            data = bytes([control, seed]) + body
+        assert len(data) < 1024, (target, name, len(data))
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(data)
+
+
+write("FuzzFrameParserServer", frame_seeds(masked=True))
+write("FuzzFrameParserClient", frame_seeds(masked=False))
+write("FuzzHTTPRequest", http_seeds())
+write("FuzzUTF8", utf8_seeds())
