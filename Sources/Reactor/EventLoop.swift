@@ -187,8 +187,9 @@ public final class EventLoop: @unchecked Sendable {
             registered.loopWillClose()
         }
         readyList.removeAll()
-        // Hooks may hold objects that hold this loop: let them all go.
+        // Hooks and timers may hold objects that hold this loop: let them all go.
         flushHooks.removeAll()
+        timers = TimerWheel(startTick: now / Self.tickMilliseconds)
     }
 
     // MARK: Registration

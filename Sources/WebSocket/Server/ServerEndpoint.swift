@@ -7,7 +7,8 @@ final class ServerEndpoint: @unchecked Sendable {
     let context: WebSocketContext
     let router: @Sendable (ServerRequest) -> ServerResponse
     let maxConnections: Int
-    var listener: TCPListener?
+    /// Weak: the loop holds the listener while it listens, and the listener holds this endpoint.
+    weak var listener: TCPListener?
     private(set) var isDraining = false
     /// Rejected handshakes by HTTP status.
     private(set) var rejections: [Int: Int] = [:]
