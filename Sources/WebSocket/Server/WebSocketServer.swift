@@ -53,10 +53,11 @@ public final class WebSocketServer: Sendable {
             let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger)
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
             // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
-            endpoint.listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
+            let listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
                 HandshakeConnection(endpoint: endpoint)
             }
-            if let actual = endpoint.listener?.localAddress { bound = actual }
+            endpoint.listener = listener
+            bound = listener.localAddress
             created.append(endpoint)
         }
         for endpoint in created {
