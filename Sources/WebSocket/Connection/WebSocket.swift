@@ -31,7 +31,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     var phase = Phase.closed
     @exclusivity(unchecked)
     private var parser: FrameParser
-    /// True while `parser` is copied out for a parse; see `received(_:)`.
+    /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
     @exclusivity(unchecked)
     private var parsing = false
     /// The one timer a connection needs at a time: the client's handshake timeout, the
@@ -45,7 +45,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// The close code `didClose` reports; nil means no close frame (1006).
     private var closeCode: CloseCode?
     /// What only some connections need, kept out of line so idle ones stay small.
-    private var extras: Extras?
+    private var extras: ConnectionExtras?
     /// Topics this connection is subscribed to, so that closing unsubscribes it.
     var subscriptions: [Topic] = []
 
@@ -481,7 +481,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 }
 
 /// The rarely needed state of a connection.
-final class Extras {
+final class ConnectionExtras {
     var closeReason = ""
     var subprotocol: String?
 }
@@ -493,9 +493,9 @@ extension WebSocket {
         set { extrasForWriting.closeReason = newValue }
     }
 
-    fileprivate var extrasForWriting: Extras {
+    fileprivate var extrasForWriting: ConnectionExtras {
         if let extras { return extras }
-        let created = Extras()
+        let created = ConnectionExtras()
         extras = created
         return created
     }
