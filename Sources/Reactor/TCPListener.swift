@@ -150,12 +150,12 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         }
         acceptState = .paused
         loop.deregister(self)
-        loop.schedule(afterMilliseconds: options.exhaustionPauseMilliseconds) { [weak self] in
-            self?.resume()
-        }
+        // The timer holds this listener while it is off the loop's registrations.
+        loop.scheduleTimer(for: self, afterMilliseconds: options.exhaustionPauseMilliseconds)
     }
 
-    private func resume() {
+    /// The pause is over: watch the socket again and accept what waits.
+    public override func timerFired() {
         guard case .paused = acceptState else { return }
         acceptState = .accepting
         do {
