@@ -51,6 +51,27 @@ struct HTTPHeadAccumulator {
     }
 
     /// Forgets the head and frees its memory.
+    /// Feeds `chunk` and, once the head is complete, decodes it with `decode`; the buffer
+    /// is freed after a complete or failed head. Shared by the request and response parsers.
+    mutating func parse<Head>(
+        _ chunk: UnsafeRawBufferPointer, decode: ([UInt8]) throws(HTTPHeadSyntax.Failure) -> Head
+    ) -> HTTPParseResult<Head> {
+        switch feed(chunk) {
+        case .needMore:
+            return .needMore
+        case .tooLarge:
+            reset()
+            return .failed(.requestHeaderFieldsTooLarge)
+        case .complete(let consumed):
+            defer { reset() }
+            do throws(HTTPHeadSyntax.Failure) {
+                return .complete(try decode(bytes), consumed: consumed)
+            } catch {
+                return .failed(error.status)
+            }
+        }
+    }
+
     mutating func reset() {
         bytes = []
         lineEnd = .inLine

@@ -17,19 +17,6 @@ public struct HTTPRequestParser {
     var bufferedByteCount: Int { accumulator.bytes.count }
 
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
-        switch accumulator.feed(bytes) {
-        case .needMore:
-            return .needMore
-        case .tooLarge:
-            accumulator.reset()
-            return .failed(.requestHeaderFieldsTooLarge)
-        case .complete(let consumed):
-            defer { accumulator.reset() }
-            do {
-                return .complete(try HTTPRequestHead(parsing: accumulator.bytes), consumed: consumed)
-            } catch {
-                return .failed(error.status)
-            }
-        }
+        accumulator.parse(bytes) { (head: [UInt8]) throws(HTTPHeadSyntax.Failure) in try HTTPRequestHead(parsing: head) }
     }
 }

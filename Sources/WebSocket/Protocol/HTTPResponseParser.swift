@@ -10,19 +10,6 @@ struct HTTPResponseParser {
     }
 
     mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPResponseHead> {
-        switch accumulator.feed(bytes) {
-        case .needMore:
-            return .needMore
-        case .tooLarge:
-            accumulator.reset()
-            return .failed(.requestHeaderFieldsTooLarge)
-        case .complete(let consumed):
-            defer { accumulator.reset() }
-            do {
-                return .complete(try HTTPResponseHead(parsing: accumulator.bytes), consumed: consumed)
-            } catch {
-                return .failed(error.status)
-            }
-        }
+        accumulator.parse(bytes) { (head: [UInt8]) throws(HTTPHeadSyntax.Failure) in try HTTPResponseHead(parsing: head) }
     }
 }
