@@ -18,28 +18,53 @@ enum LinkState: UInt8 {
     case closed
 }
 
+/// What every WebSocket of the generator shares: its loop's worker, where it is in its life,
+/// and when it started connecting. `connect` mode uses it as it is (open, then idle).
+class GeneratorSocket: WebSocket, @unchecked Sendable {
+    final let worker: LoopWorker
+    @exclusivity(unchecked) final var state = LinkState.connecting
+    final let startedAt = monotonicNanoseconds()
+
+    init(worker: LoopWorker) {
+        self.worker = worker
+        super.init(context: worker.context)
+    }
+
+    override func didOpen() {
+        state = .open
+        worker.settled(opened: true, startedAt: startedAt)
+    }
+
+    override func didClose(code: CloseCode, reason: String) {
+        worker.linkClosed(was: state, code: code, reason: reason, startedAt: startedAt)
+        state = .closed
+    }
+
+    func finish() {
+        guard state == .open || state == .connecting else { return }
+        state = .closingByUs
+        close()
+    }
+}
+
 // MARK: Echo
 
 /// `echo`: sends numbered messages and checks that each comes back unchanged, in order.
 ///
 /// The payload is the connection's counter (`base | sequence`) in hex digits, then the
 /// loop's fixed pattern; the send timestamps of the messages in flight wait in a ring.
-final class EchoSocket: WebSocket, @unchecked Sendable {
-    let worker: LoopWorker
+final class EchoSocket: GeneratorSocket, @unchecked Sendable {
     /// The connection's global id in the high bits, so that an echo that strays onto another
     /// connection does not pass for one of its own.
     let base: UInt64
     @exclusivity(unchecked) var sendSequence: UInt64 = 0
     @exclusivity(unchecked) var receiveSequence: UInt64 = 0
     @exclusivity(unchecked) var inFlight: TimestampRing
-    @exclusivity(unchecked) var state = LinkState.connecting
-    let startedAt = monotonicNanoseconds()
 
     init(worker: LoopWorker, globalID: Int) {
-        self.worker = worker
         base = UInt64(globalID) << 40
         inFlight = TimestampRing(capacity: worker.plan.rate == nil ? worker.plan.pipeline : 64)
-        super.init(context: worker.context)
+        super.init(worker: worker)
     }
 
     deinit { inFlight.deallocate() }
@@ -62,11 +87,6 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         }
     }
 
-    override func didOpen() {
-        state = .open
-        worker.settled(opened: true, startedAt: startedAt)
-    }
-
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
         let now = worker.readTime(self)
         let expected = base | receiveSequence
@@ -80,17 +100,6 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         receiveSequence &+= 1
         worker.recordRoundTrip(sentAt: inFlight.pop(), now: now)
         if worker.closedLoop, now < worker.sendUntil { sendMessage(intended: now) }
-    }
-
-    override func didClose(code: CloseCode, reason: String) {
-        worker.linkClosed(was: state, code: code, reason: reason, startedAt: startedAt)
-        state = .closed
-    }
-
-    func finish() {
-        guard state == .open || state == .connecting else { return }
-        state = .closingByUs
-        close()
     }
 }
 
@@ -254,111 +263,45 @@ final class RawEchoSocket: TCPConnection, @unchecked Sendable {
 // MARK: Push
 
 /// `push`: a subscriber of the topic; checks every delivery's publisher sequence.
-final class Subscriber: WebSocket, @unchecked Sendable {
-    let worker: LoopWorker
+final class Subscriber: GeneratorSocket, @unchecked Sendable {
     /// Per publisher, the sequence number expected next.
     let nextSequence: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) var delivered = 0
-    @exclusivity(unchecked) var state = LinkState.connecting
-    let startedAt = monotonicNanoseconds()
     /// Open when publishing started: it should get every message.
     var expectsAll = false
 
-    init(worker: LoopWorker) {
-        self.worker = worker
+    override init(worker: LoopWorker) {
         nextSequence = .allocate(capacity: max(1, worker.plan.publishers))
         nextSequence.initialize(repeating: 0, count: max(1, worker.plan.publishers))
-        super.init(context: worker.context)
+        super.init(worker: worker)
     }
 
     deinit { nextSequence.deallocate() }
-
-    override func didOpen() {
-        state = .open
-        worker.settled(opened: true, startedAt: startedAt)
-    }
 
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
         let now = worker.readTime(self)
         message.withUnsafeBytes { worker.deliver($0, kind: kind, to: self, now: now) }
     }
-
-    override func didClose(code: CloseCode, reason: String) {
-        worker.linkClosed(was: state, code: code, reason: reason, startedAt: startedAt)
-        state = .closed
-    }
-
-    func finish() {
-        guard state == .open || state == .connecting else { return }
-        state = .closingByUs
-        close()
-    }
 }
 
 /// `push`: a publisher. The server subscribes it to the topic as well; what comes back to it
 /// is read and dropped.
-final class Publisher: WebSocket, @unchecked Sendable {
-    let worker: LoopWorker
+final class Publisher: GeneratorSocket, @unchecked Sendable {
     let publisherID: Int
     /// This publisher's next sequence number, and how many it publishes in all.
     var sequence = 0
     let total: Int
-    var state = LinkState.connecting
-    let startedAt = monotonicNanoseconds()
 
     init(worker: LoopWorker, publisherID: Int) {
-        self.worker = worker
         self.publisherID = publisherID
         let messages = worker.plan.totalMessages
         let publishers = worker.plan.publishers
         total = publisherID < messages ? (messages - publisherID + publishers - 1) / publishers : 0
-        super.init(context: worker.context)
-    }
-
-    override func didOpen() {
-        state = .open
-        worker.settled(opened: true, startedAt: startedAt)
-    }
-
-    override func didClose(code: CloseCode, reason: String) {
-        worker.linkClosed(was: state, code: code, reason: reason, startedAt: startedAt)
-        state = .closed
-    }
-
-    func finish() {
-        guard state == .open || state == .connecting else { return }
-        state = .closingByUs
-        close()
+        super.init(worker: worker)
     }
 }
 
 // MARK: Connect
 
 /// `connect`: opens, measures the time to open, then stays idle (answering pings).
-final class IdleSocket: WebSocket, @unchecked Sendable {
-    let worker: LoopWorker
-    let startedAt: Int64
-    var state = LinkState.connecting
-
-    init(worker: LoopWorker) {
-        self.worker = worker
-        startedAt = monotonicNanoseconds()
-        super.init(context: worker.context)
-    }
-
-    override func didOpen() {
-        state = .open
-        worker.settled(opened: true, startedAt: startedAt)
-    }
-
-    override func didClose(code: CloseCode, reason: String) {
-        worker.linkClosed(was: state, code: code, reason: reason, startedAt: startedAt)
-        state = .closed
-    }
-
-    func finish() {
-        guard state == .open || state == .connecting else { return }
-        state = .closingByUs
-        close()
-    }
-}
+final class IdleSocket: GeneratorSocket, @unchecked Sendable {}
