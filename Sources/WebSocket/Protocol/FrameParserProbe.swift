@@ -23,6 +23,7 @@ public struct FrameParserProbe {
     public init(role: Role, limits: FrameLimits = FrameLimits(), digestPayloads: Bool = false) {
         parser = FrameParser(role: role, limits: limits)
         sink.digestPayloads = digestPayloads
+        counts.payloadDigest = sink.digest
     }
 
     /// Parses `bytes` (unmasked in place). Returns false once the peer broke the protocol.

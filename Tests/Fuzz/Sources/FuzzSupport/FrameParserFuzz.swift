@@ -106,6 +106,6 @@ public enum FrameParserFuzz {
 
     static func describe(_ counts: FrameParserProbe.Counts) -> String {
         let failure = counts.failure.map { String($0) } ?? "none"
-        return "messages \(counts.messages), payload bytes \(counts.payloadBytes), control frames \(counts.controlFrames), failure \(failure)"
+        return "messages \(counts.messages), payload bytes \(counts.payloadBytes), control frames \(counts.controlFrames), failure \(failure), payload digest \(String(counts.payloadDigest, radix: 16))"
     }
 }
