@@ -12,7 +12,15 @@ let package = Package(
         .package(name: "pushwave", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: []
+    targets: [
+        // The configuration shared by every suite.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
 )
 
 /// One executable per suite, sources in `Benchmarks/<suite>/`.
@@ -21,6 +29,7 @@ for suite in ["FrameParsing", "FrameEncoding", "UTF8Validation", "Masking", "Rin
         .executableTarget(
             name: suite,
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "WebSocket", package: "pushwave"),
                 .product(name: "Reactor", package: "pushwave"),

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 @_spi(Internals) import WebSocket
 
 // Writing frames as the connections do: a server writes only the header (into a small
@@ -6,14 +7,7 @@ import Benchmark
 // into its send buffer, masking the payload with a fresh key on the way. Every sample
 // writes 1,000 frames, so the scaled results (`*`) are per frame.
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        warmupIterations: 5,
-        scalingFactor: .kilo,
-        maxDuration: .milliseconds(500),
-        maxIterations: 2_000
-    )
+    Benchmark.defaultConfiguration = .perOperation
 
     for (label, payloadLength) in [("16B", 16), ("4KiB", 4_096)] {
         Benchmark("encode.serverHeader.\(label)") { benchmark in

@@ -1,18 +1,12 @@
 import Benchmark
+import BenchmarkSupport
 @_spi(Internals) import WebSocket
 
 // Parsing masked client frames as a server does: header decoding, unmasking in place,
 // UTF-8 validation for text, delivery to a sink. Every sample parses 1,000 frames, so the
 // scaled results (`*`) are per frame.
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        warmupIterations: 5,
-        scalingFactor: .kilo,
-        maxDuration: .milliseconds(500),
-        maxIterations: 2_000
-    )
+    Benchmark.defaultConfiguration = .perOperation
 
     // Whole frames, many per read: a 16 B batch is 1,000 frames in 21.5 KiB, a 1 KiB
     // batch 50 frames in 50 KiB (parsed 20 times), a 64 KiB frame is one read (parsed 1,000 times).

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 @_spi(Internals) import WebSocket
 
 // XOR-unmasking payloads in place. "at0" is a payload unmasked from its first byte;
@@ -6,14 +7,7 @@ import Benchmark
 // rotated and the data starts 3 bytes past a 16-byte boundary. Every sample unmasks
 // 1,000 payloads, so the scaled results (`*`) are per payload.
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        warmupIterations: 5,
-        scalingFactor: .kilo,
-        maxDuration: .milliseconds(500),
-        maxIterations: 2_000
-    )
+    Benchmark.defaultConfiguration = .perOperation
 
     for (label, length) in [("16B", 16), ("4KiB", 4_096), ("64KiB", 65_536)] {
         for offset in [0, 3] {

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import Reactor
 
 // The connection's byte queue. "wrap" keeps a standing backlog of 10,000 bytes in one
@@ -7,14 +8,7 @@ import Reactor
 // each append takes a block from the pool and each consume that empties the ring gives it
 // back. Every sample moves 1,000 chunks, so the scaled results (`*`) are per chunk.
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        warmupIterations: 5,
-        scalingFactor: .kilo,
-        maxDuration: .milliseconds(500),
-        maxIterations: 2_000
-    )
+    Benchmark.defaultConfiguration = .perOperation
 
     for (label, chunkSize) in [("16B", 16), ("4KiB", 4_096)] {
         Benchmark("ring.wrap.\(label)") { benchmark, queue in

@@ -1,18 +1,12 @@
 import Benchmark
+import BenchmarkSupport
 @_spi(Internals) import WebSocket
 
 // Validating 4 KiB text payloads: all ASCII (checked 8 bytes at a time), and a mix of
 // Latin, CJK and emoji (mostly byte by byte). Every sample validates 1,000 payloads, so
 // the scaled results (`*`) are per 4 KiB payload.
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        warmupIterations: 5,
-        scalingFactor: .kilo,
-        maxDuration: .milliseconds(500),
-        maxIterations: 2_000
-    )
+    Benchmark.defaultConfiguration = .perOperation
 
     let samples = [
         ("ascii", "The quick brown fox jumps over the lazy dog; {\"id\":42,\"ok\":true}\n"),
