@@ -190,12 +190,15 @@ def pushwave_load_bin() -> Path:
     return resolve_binary("PUSHWAVE_LOAD_BIN", ".build/debug/pushwave-load")
 
 
-class _SharedServer:
-    """The default-options server of one test module; replaced if a test crashed it."""
+class SharedServer:
+    """The server of one test module (default options unless `args` are given); replaced
+    if a test crashed it."""
 
-    def __init__(self, binary: Path, log_dir: Path):
+    def __init__(self, binary: Path, log_dir: Path, args: list[str] | None = None, name: str = "server"):
         self.binary = binary
         self.log_dir = log_dir
+        self.args = args or []
+        self.name = name
         self.generation = 0
         self.current: ServerProcess | None = None
 
@@ -206,7 +209,7 @@ class _SharedServer:
             self.current = None
         if self.current is None:
             self.generation += 1
-            self.current = ServerProcess(self.binary, [], self.log_dir / f"server-{self.generation}.log")
+            self.current = ServerProcess(self.binary, self.args, self.log_dir / f"{self.name}-{self.generation}.log")
             self.current.wait_healthy()
         return self.current
 
@@ -216,7 +219,7 @@ class _SharedServer:
 
 @pytest.fixture(scope="module")
 def _module_server(pushwave_bin, tmp_path_factory):
-    shared = _SharedServer(pushwave_bin, tmp_path_factory.mktemp("server"))
+    shared = SharedServer(pushwave_bin, tmp_path_factory.mktemp("server"))
     yield shared
     problem = shared.stop()
     if problem:

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, ServerProcess, http_get
+from conftest import REPO_ROOT, ServerProcess, SharedServer, http_get
 from wsutil import (
     OP_BINARY,
     OP_CLOSE,
@@ -63,30 +63,10 @@ def _raise_nofile_soft_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class _FaultsServer:
-    """One server with SERVER_ARGS per module, restarted if a test crashed it (that test fails)."""
-
-    def __init__(self, binary, log_dir):
-        self.binary = binary
-        self.log_dir = log_dir
-        self.generation = 0
-        self.current: ServerProcess | None = None
-
-    def get(self) -> ServerProcess:
-        if self.current is not None and self.current.proc.poll() is not None:
-            self.current.stop(check=False)
-            self.current = None
-        if self.current is None:
-            self.generation += 1
-            self.current = ServerProcess(self.binary, SERVER_ARGS, self.log_dir / f"faults-{self.generation}.log")
-            self.current.wait_healthy()
-        return self.current
-
-
 @pytest.fixture(scope="module")
 def _faults_server(pushwave_bin, tmp_path_factory):
     _raise_nofile_soft_limit()
-    holder = _FaultsServer(pushwave_bin, tmp_path_factory.mktemp("faults"))
+    holder = SharedServer(pushwave_bin, tmp_path_factory.mktemp("faults"), SERVER_ARGS, "faults")
     yield holder
     if holder.current is not None:
         problem = holder.current.stop(check=False)
