@@ -98,33 +98,28 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
         switch state {
         case .open: break
-        case .connecting:
-            sendBuffer.append(first, pool: loop.pool)
-            sendBuffer.append(second, pool: loop.pool)
-            return
+        case .connecting: return enqueue(first, second)
         case .closingAfterFlush, .closed: return
         }
-        if !sendBuffer.isEmpty {
-            sendBuffer.append(first, pool: loop.pool)
-            sendBuffer.append(second, pool: loop.pool)
-            return
-        }
-        let total = first.count + second.count
+        // Behind bytes already waiting, in order.
+        if !sendBuffer.isEmpty { return enqueue(first, second) }
         if loop.corkOwner == ObjectIdentifier(self) {
-            if total <= loop.options.corkBufferSize - loop.corkCount {
+            if first.count + second.count <= loop.options.corkBufferSize - loop.corkCount {
                 appendToCork(first)
                 appendToCork(second)
                 return
             }
             flushCork()
             guard state == .open else { return }
-            if !sendBuffer.isEmpty {
-                sendBuffer.append(first, pool: loop.pool)
-                sendBuffer.append(second, pool: loop.pool)
-                return
-            }
+            if !sendBuffer.isEmpty { return enqueue(first, second) }
         }
         sendDirectly(first, second)
+    }
+
+    /// Copies both pieces into the send buffer, to go out when the socket is writable.
+    private func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        sendBuffer.append(first, pool: loop.pool)
+        sendBuffer.append(second, pool: loop.pool)
     }
 
     /// Writes `count` bytes that `fill` produces in place (e.g. a frame masked on the way),
@@ -172,8 +167,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             written = 0
         }
         if written < first.count {
-            sendBuffer.append(UnsafeRawBufferPointer(rebasing: first[written...]), pool: loop.pool)
-            sendBuffer.append(second, pool: loop.pool)
+            enqueue(UnsafeRawBufferPointer(rebasing: first[written...]), second)
         } else if written < first.count + second.count {
             sendBuffer.append(UnsafeRawBufferPointer(rebasing: second[(written - first.count)...]), pool: loop.pool)
         }
