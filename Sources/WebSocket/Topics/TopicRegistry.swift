@@ -69,9 +69,9 @@ final class TopicRegistry {
     /// Sends each dirty topic's batch to its subscribers: one write per subscriber per topic.
     func flush() {
         guard !dirty.isEmpty else { return }
-        let topics = dirty
+        let flushing = dirty
         dirty.removeAll(keepingCapacity: true)
-        for topic in topics {
+        for topic in flushing {
             // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
             let subscribers = topic.subscribers
             topic.takeBatch { bytes, messageCount in
