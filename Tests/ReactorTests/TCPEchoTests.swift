@@ -9,13 +9,6 @@ final class EchoConnection: TCPConnection, @unchecked Sendable {
     }
 }
 
-/// Counts outcomes across connections and threads.
-final class Tally: Sendable {
-    let succeeded = Atomic<Int>(0)
-    let failed = Atomic<Int>(0)
-    let closeReasons = Mutex<[CloseReason]>([])
-}
-
 /// Sends a pattern derived from its index, checks that every byte comes back in order,
 /// then closes.
 final class VerifyingClient: TCPConnection, @unchecked Sendable {
@@ -52,11 +45,7 @@ final class VerifyingClient: TCPConnection, @unchecked Sendable {
     private func finish(success: Bool) {
         guard !done else { return }
         done = true
-        if success {
-            tally.succeeded.add(1, ordering: .relaxed)
-        } else {
-            tally.failed.add(1, ordering: .relaxed)
-        }
+        tally.record(success: success)
         close()
     }
 }
@@ -84,9 +73,7 @@ final class VerifyingClient: TCPConnection, @unchecked Sendable {
                 try VerifyingClient(loop: client.loop, index: index, size: 4096 + index % 512, tally: tally).connect(to: address)
             }
         }
-        #expect(waitUntil(seconds: 120) {
-            tally.succeeded.load(ordering: .relaxed) + tally.failed.load(ordering: .relaxed) == connections
-        })
+        #expect(waitUntil(seconds: 120) { tally.finished == connections })
         #expect(tally.succeeded.load(ordering: .relaxed) == connections)
         #expect(tally.failed.load(ordering: .relaxed) == 0)
         // Every server-side connection notices the clients leaving, and gives its buffers back.

@@ -89,3 +89,23 @@ public func readBytes(_ fd: Int32, count: Int, seconds: Int = 5) -> [UInt8] {
 public func readToEnd(_ fd: Int32, seconds: Int = 5) -> [UInt8] {
     readBytes(fd, count: Int.max, seconds: seconds)
 }
+
+/// Counts the outcomes of many test clients, across threads.
+public final class Tally: Sendable {
+    public let succeeded = Atomic<Int>(0)
+    public let failed = Atomic<Int>(0)
+    public let closeReasons = Mutex<[CloseReason]>([])
+
+    public init() {}
+
+    public func record(success: Bool) {
+        if success {
+            succeeded.add(1, ordering: .relaxed)
+        } else {
+            failed.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Clients that succeeded or failed so far.
+    public var finished: Int { succeeded.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
+}

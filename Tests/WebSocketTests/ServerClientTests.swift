@@ -27,13 +27,6 @@ final class TestServer: Sendable {
     func stop() { thread.stop() }
 }
 
-/// Counts outcomes of many clients.
-final class Tally: Sendable {
-    let succeeded = Atomic<Int>(0)
-    let failed = Atomic<Int>(0)
-    var finished: Int { succeeded.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
-}
-
 /// Sends `count` binary messages of varied sizes with a pattern from its index, checks each
 /// echo byte for byte and in order, then closes.
 final class VerifyingClient: WebSocket, @unchecked Sendable {
@@ -75,11 +68,7 @@ final class VerifyingClient: WebSocket, @unchecked Sendable {
     private func finish(_ success: Bool) {
         guard !done else { return }
         done = true
-        if success {
-            tally.succeeded.add(1, ordering: .relaxed)
-        } else {
-            tally.failed.add(1, ordering: .relaxed)
-        }
+        tally.record(success: success)
         close()
     }
 }
