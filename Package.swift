@@ -12,13 +12,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // epoll, accept4, eventfd and socket helpers that `import Glibc` does not expose.
-        .target(name: "CEpollShim", path: "CEpollShim"),
+        // The system libraries' glue lives in folders of its own below it, each a target, so
+        // that a user of the reactor alone links none of them.
+        .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL"]),
+        // libcrypto (Debian libssl-dev): SHA-1 for the handshake, later TLS.
+        .target(name: "COpenSSLShim", path: "CEpollShim/OpenSSL"),
         .target(
             name: "Reactor",
             dependencies: [
@@ -29,9 +32,8 @@ let package = Package(
         .target(
             name: "WebSocket",
             dependencies: [
-                "Reactor",
+                "Reactor", "COpenSSLShim",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

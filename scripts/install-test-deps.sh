@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the interop tests (Tests/Interop) need on Debian 12, as root:
-# Chromium and a font for the browser test, and the Python packages.
+# Installs what the build and the tests need on Debian 12, as root: OpenSSL's headers
+# (libcrypto is linked by the WebSocket layer), Chromium and a font for the browser test,
+# and the Python packages.
 # Idempotent, and quick when everything is already there.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(chromium fonts-dejavu-core)
+APT_PACKAGES=(libssl-dev openssl chromium fonts-dejavu-core)
 PYTHON=${PYTHON:-python3}
 REQUIREMENTS=Tests/Interop/requirements.txt
 

@@ -90,11 +90,15 @@ public func readToEnd(_ fd: Int32, seconds: Int = 5) -> [UInt8] {
     readBytes(fd, count: Int.max, seconds: seconds)
 }
 
-/// Counts the outcomes of many test clients, across threads.
+/// Counts the outcomes of many test clients, across threads, and why the failures failed:
+/// a large-count test that fails says how (close codes, mismatches), not only how many.
 public final class Tally: Sendable {
     public let succeeded = Atomic<Int>(0)
     public let failed = Atomic<Int>(0)
+    /// Clients whose connection (or handshake) completed, for tests that pace their connects.
+    public let opened = Atomic<Int>(0)
     public let closeReasons = Mutex<[CloseReason]>([])
+    private let failureClasses = Mutex<[String: Int]>([:])
 
     public init() {}
 
@@ -102,10 +106,28 @@ public final class Tally: Sendable {
         if success {
             succeeded.add(1, ordering: .relaxed)
         } else {
-            failed.add(1, ordering: .relaxed)
+            record(failure: "unclassified")
         }
+    }
+
+    /// A failed client, with what went wrong ("close 1006: handshake timed out",
+    /// "mismatch at message 3", ...); failures of the same class are counted together.
+    public func record(failure: String) {
+        failed.add(1, ordering: .relaxed)
+        failureClasses.withLock { $0[failure, default: 0] += 1 }
     }
 
     /// Clients that succeeded or failed so far.
     public var finished: Int { succeeded.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
+
+    /// A line for an expectation's message: the counts, and the failures by class, most
+    /// frequent first; clients that never finished (out of `expected`) are a class of their own.
+    public func summary(expected: Int) -> String {
+        var classes = failureClasses.withLock { $0 }
+        let unfinished = expected - finished
+        if unfinished > 0 { classes["unfinished (no outcome before the wait ran out)"] = unfinished }
+        let listed = classes.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" }
+        return "\(succeeded.load(ordering: .relaxed)) of \(expected) succeeded"
+            + (listed.isEmpty ? "" : "; failures: " + listed.joined(separator: ", "))
+    }
 }
