@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .executable(name: "pushwave", targets: ["pushwave"]),
         .executable(name: "pushwave-load", targets: ["pushwave-load"]),
@@ -29,10 +30,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // HTTP/1.1 heads (and later bodies): parsers, writer, statuses. No I/O, no reactor.
+        .target(name: "HTTP"),
         .target(
             name: "WebSocket",
             dependencies: [
-                "Reactor", "COpenSSLShim",
+                "Reactor", "HTTP", "COpenSSLShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,9 +58,10 @@ let package = Package(
             ]
         ),
         // Helpers shared by the test targets: a loop on its own thread, blocking sockets.
-        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Reactor", "HTTP"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Reactor", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

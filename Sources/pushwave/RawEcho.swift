@@ -1,5 +1,6 @@
 import Reactor
 @_spi(Internals) import WebSocket
+import HTTP
 
 /// `--raw-echo`: the reactor alone. Answers the upgrade request with a 101, then writes back
 /// every byte unchanged — no framing, no unmasking. It measures what the event loop and the

@@ -23,7 +23,7 @@ let package = Package(
     ] + fuzzers.map { name in
         .executableTarget(
             name: name,
-            dependencies: ["FuzzSupport", .product(name: "WebSocket", package: "pushwave")]
+            dependencies: ["FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave")]
         )
     },
     swiftLanguageModes: [.v6]

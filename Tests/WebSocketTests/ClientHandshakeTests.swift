@@ -1,6 +1,8 @@
 import Testing
 
 @_spi(Internals) @testable import WebSocket
+import HTTP
+import TestSupport
 
 @Suite struct ClientHandshakeTests {
     static let key = "dGhlIHNhbXBsZSBub25jZQ=="

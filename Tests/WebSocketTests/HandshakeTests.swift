@@ -1,6 +1,7 @@
 import Testing
 
 @_spi(Internals) @testable import WebSocket
+import HTTP
 
 @Suite struct HandshakeTests {
     @Test func theRFCExampleKey() {
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func plainResponsesHaveALengthAndCanClose() {
-        let response = String(decoding: HTTPResponse.make(status: 404, reason: "Not Found", headers: [("Content-Type", "text/plain")], body: Array("nope".utf8), close: true), as: UTF8.self)
+        let response = String(decoding: HTTPResponse.make(status: 404, headers: [("Content-Type", "text/plain")], body: Array("nope".utf8), close: true), as: UTF8.self)
         #expect(response == "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope")
         let keepOpen = String(decoding: HTTPResponse.make(status: .serviceUnavailable, close: false), as: UTF8.self)
         #expect(keepOpen == "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
@@ -34,9 +35,24 @@ import Testing
     @Test func headerFieldsCannotInjectLines() {
         let response = String(
             decoding: HTTPResponse.make(
-                status: 400, reason: "Bad\r\nX: y",
+                status: 400,
                 headers: [("X-Evil", "a\r\nSet-Cookie: b"), ("Bad Name", "dropped"), ("", "dropped")]),
             as: UTF8.self)
-        #expect(response == "HTTP/1.1 400 Bad  X: y\r\nX-Evil: a  Set-Cookie: b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(response == "HTTP/1.1 400 Bad Request\r\nX-Evil: a  Set-Cookie: b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    /// Every status the parsers and the server send has its own reason phrase (a 505 once
+    /// went out as `505 Status 505`).
+    @Test func everyStatusTheServerSendsHasItsReasonPhrase() {
+        let sent: [HTTPStatus] = [101, 200, 400, 401, 403, 404, 405, 408, 413, 426, 431, 500, 501, 503, 505]
+        for status in sent {
+            #expect(!status.reasonPhrase.hasPrefix("Status"), "\(status.code)")
+        }
+        #expect(HTTPStatus.httpVersionNotSupported.reasonPhrase == "HTTP Version Not Supported")
+        #expect(HTTPStatus.notImplemented.reasonPhrase == "Not Implemented")
+        #expect(HTTPStatus(code: 299).reasonPhrase == "Status 299")
+        let response = String(decoding: HTTPResponse.plainText(status: .httpVersionNotSupported, "no"), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 505 HTTP Version Not Supported\r\n"))
+        #expect(response.hasSuffix("\r\n\r\nno\n"))
     }
 }

@@ -186,6 +186,15 @@ func readUpgradeResponse(_ fd: Int32) -> (head: String, rest: [UInt8]) {
         #expect(String(decoding: readToEnd(fd), as: UTF8.self).hasPrefix("HTTP/1.1 431"))
     }
 
+    @Test func unsupportedHTTPVersionGets505WithItsReasonPhrase() throws {
+        let server = try TestServer { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try #require(connectBlocking(port: server.port))
+        defer { close(fd) }
+        writeAll(fd, Array("GET /echo HTTP/2.0\r\nHost: x\r\n\r\n".utf8))
+        #expect(String(decoding: readToEnd(fd), as: UTF8.self).hasPrefix("HTTP/1.1 505 HTTP Version Not Supported\r\n"))
+    }
+
     @Test func routerRejectsAForeignOriginWith403() throws {
         let server = try TestServer { request in
             guard request.head.value("Origin") == "http://good.example" else { return .text(403, "forbidden origin\n") }

@@ -1,6 +1,7 @@
 import Testing
 
 @_spi(Internals) @testable import WebSocket
+import HTTP
 
 @Suite struct UpgradeRequestTests {
     static let validFields: [(name: String, value: String)] = [

@@ -1,4 +1,5 @@
 import Reactor
+import HTTP
 
 /// A client's HTTP upgrade in flight: the request it sent and the parser for the answer.
 /// Exists only during the handshake.

@@ -1,4 +1,5 @@
 import Reactor
+import HTTP
 
 /// A freshly accepted connection during its HTTP phase: reads the request head (bounded in
 /// size and time), asks the router, then either answers over HTTP and closes, or sends 101
@@ -39,7 +40,7 @@ final class HandshakeConnection: TCPConnection, @unchecked Sendable {
         case .needMore:
             return
         case .failed(let status):
-            refuse(status.code, status.reasonPhrase)
+            refuse(status, status.reasonPhrase)
         case .complete(let head, let consumed):
             finished = true
             cancelTimeout()
@@ -54,12 +55,12 @@ final class HandshakeConnection: TCPConnection, @unchecked Sendable {
     private func route(_ head: HTTPRequestHead, pendingInput: UnsafeMutableRawBufferPointer) {
         switch endpoint.router(ServerRequest(head: head, context: endpoint.context)) {
         case .http(let status, let headers, let body):
-            write(HTTPResponse.make(status: status, reason: reasonPhrase(status), headers: headers, body: body))
+            write(HTTPResponse.make(status: status, headers: headers, body: body))
             closeTransport()
         case .upgrade(let subprotocol, let makeSocket):
             switch UpgradeRequest.validate(head) {
             case .failure(let rejection):
-                endpoint.recordRejection(rejection.status.code, rejection.message)
+                endpoint.recordRejection(rejection.status, rejection.message)
                 write(rejection.response)
                 closeTransport()
             case .success(let key):
@@ -71,13 +72,11 @@ final class HandshakeConnection: TCPConnection, @unchecked Sendable {
         }
     }
 
-    private func refuse(_ status: Int, _ message: String) {
+    private func refuse(_ status: HTTPStatus, _ message: String) {
         finished = true
         cancelTimeout()
         endpoint.recordRejection(status, message)
-        write(HTTPResponse.make(
-            status: status, reason: reasonPhrase(status),
-            headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array((message + "\n").utf8)))
+        write(HTTPResponse.plainText(status: status, message))
         closeTransport()
     }
 

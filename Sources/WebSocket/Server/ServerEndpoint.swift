@@ -1,3 +1,4 @@
+import HTTP
 import Logging
 import Reactor
 
@@ -10,7 +11,7 @@ final class ServerEndpoint: @unchecked Sendable {
     /// Weak: the loop holds the listener while it listens, and the listener holds this endpoint.
     weak var listener: TCPListener?
     private(set) var isDraining = false
-    /// Rejected handshakes by HTTP status.
+    /// Rejected handshakes by HTTP status code.
     private(set) var rejections: [Int: Int] = [:]
     /// When each rejection status was last logged, and how many went unlogged since.
     private var rejectionLog: [Int: (time: Int64, suppressed: Int)] = [:]
@@ -24,7 +25,8 @@ final class ServerEndpoint: @unchecked Sendable {
     var isOverCapacity: Bool { context.loop.connectionCount > maxConnections }
 
     /// Counts a rejected handshake, and logs it at most once per status every 10 seconds.
-    func recordRejection(_ status: Int, _ message: String) {
+    func recordRejection(_ rejected: HTTPStatus, _ message: String) {
+        let status = rejected.code
         rejections[status, default: 0] += 1
         let now = context.loop.now
         if let last = rejectionLog[status], now - last.time < 10_000 {

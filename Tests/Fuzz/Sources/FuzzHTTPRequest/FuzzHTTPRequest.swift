@@ -1,5 +1,6 @@
 import FuzzSupport
 @_spi(Internals) import WebSocket
+import HTTP
 
 /// The upgrade-request head parser.
 ///

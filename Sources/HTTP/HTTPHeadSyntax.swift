@@ -3,13 +3,13 @@
 /// Strict where laxness invites request smuggling or header injection: no
 /// whitespace between a field name and its colon, no obsolete line folding,
 /// no control characters in values, no CR except before LF.
-enum HTTPHeadSyntax {
+package enum HTTPHeadSyntax {
     /// Why a head could not be parsed.
-    enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         case malformed
         case unsupportedVersion
 
-        var status: HTTPStatus {
+        package var status: HTTPStatus {
             switch self {
             case .malformed: .badRequest
             case .unsupportedVersion: .httpVersionNotSupported
@@ -19,7 +19,7 @@ enum HTTPHeadSyntax {
 
     /// The start line and the field lines of a complete head, without line
     /// ends; leading empty lines are skipped (RFC 9112 §2.2).
-    static func lines(of head: [UInt8]) throws(Failure) -> (startLine: ArraySlice<UInt8>, fieldLines: [ArraySlice<UInt8>]) {
+    package static func lines(of head: [UInt8]) throws(Failure) -> (startLine: ArraySlice<UInt8>, fieldLines: [ArraySlice<UInt8>]) {
         var lines: [ArraySlice<UInt8>] = []
         var lineStart = head.startIndex
         for index in head.indices where head[index] == UInt8(ascii: "\n") {
@@ -39,7 +39,7 @@ enum HTTPHeadSyntax {
     }
 
     /// Parses `name: value` lines into fields, values trimmed of whitespace.
-    static func fields(_ lines: [ArraySlice<UInt8>]) throws(Failure) -> [(name: String, value: String)] {
+    package static func fields(_ lines: [ArraySlice<UInt8>]) throws(Failure) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
         fields.reserveCapacity(lines.count)
         for line in lines {
@@ -48,7 +48,7 @@ enum HTTPHeadSyntax {
         return fields
     }
 
-    static func field(_ line: ArraySlice<UInt8>) throws(Failure) -> (name: String, value: String) {
+    package static func field(_ line: ArraySlice<UInt8>) throws(Failure) -> (name: String, value: String) {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed }
         let name = line[line.startIndex..<colon]
         // Also rejects a line starting with whitespace: obsolete line folding (§5.2).
@@ -59,7 +59,7 @@ enum HTTPHeadSyntax {
     }
 
     /// Parses `HTTP/x.y`; a well-formed version other than 1.x is unsupported.
-    static func version(_ bytes: ArraySlice<UInt8>) throws(Failure) -> HTTPVersion {
+    package static func version(_ bytes: ArraySlice<UInt8>) throws(Failure) -> HTTPVersion {
         let prefix = Array("HTTP/".utf8)
         guard bytes.count == 8, bytes.starts(with: prefix) else { throw .malformed }
         let start = bytes.startIndex + 5
@@ -71,7 +71,7 @@ enum HTTPHeadSyntax {
     }
 
     /// tchar (RFC 9110 §5.6.2): the characters of methods and field names.
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
@@ -82,20 +82,24 @@ enum HTTPHeadSyntax {
 
     /// Field value characters (RFC 9110 §5.5): visible ASCII, space, tab and
     /// obs-text (0x80–0xFF); no other control characters.
-    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+    package static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
     }
 
     /// Visible ASCII, the characters of a request target.
-    static func isVisibleASCII(_ byte: UInt8) -> Bool {
+    package static func isVisibleASCII(_ byte: UInt8) -> Bool {
         byte > 0x20 && byte < 0x7F
     }
 
-    static func isDigit(_ byte: UInt8) -> Bool {
+    package static func isDigit(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    static func trimmingWhitespace(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    /// `bytes` without leading and trailing spaces and tabs (optional whitespace,
+    /// RFC 9110 §5.6.3). Works on any byte collection: field lines, and the UTF-8 view of a
+    /// list element (`Substring(trimmingWhitespace(text.utf8))`).
+    package static func trimmingWhitespace<Bytes: BidirectionalCollection>(_ bytes: Bytes) -> Bytes.SubSequence
+    where Bytes.Element == UInt8 {
         let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         guard let first = bytes.firstIndex(where: { !isWhitespace($0) }),
             let last = bytes.lastIndex(where: { !isWhitespace($0) })
@@ -104,7 +108,7 @@ enum HTTPHeadSyntax {
     }
 
     /// Decodes bytes as UTF-8; obs-text that is not UTF-8 becomes U+FFFD.
-    static func string(_ bytes: ArraySlice<UInt8>) -> String {
+    package static func string(_ bytes: ArraySlice<UInt8>) -> String {
         String(decoding: bytes, as: UTF8.self)
     }
 }

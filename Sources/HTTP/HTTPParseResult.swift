@@ -1,5 +1,4 @@
 /// The outcome of feeding bytes to ``HTTPRequestParser`` or ``HTTPResponseParser``.
-@_spi(Internals)
 public enum HTTPParseResult<Head> {
     /// The head is not complete yet; every byte was taken.
     case needMore

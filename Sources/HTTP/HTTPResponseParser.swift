@@ -2,14 +2,14 @@
 ///
 /// Like ``HTTPRequestParser``: `.complete` tells how many bytes of the last
 /// chunk belong to the head, since the server may send frames right after it.
-struct HTTPResponseParser {
+package struct HTTPResponseParser {
     private var accumulator: HTTPHeadAccumulator
 
-    init(maxHeaderBytes: Int = 8192) {
+    package init(maxHeaderBytes: Int = 8192) {
         accumulator = HTTPHeadAccumulator(maxBytes: maxHeaderBytes)
     }
 
-    mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPResponseHead> {
+    package mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPResponseHead> {
         accumulator.parse(bytes) { (head: [UInt8]) throws(HTTPHeadSyntax.Failure) in try HTTPResponseHead(parsing: head) }
     }
 }

@@ -3,7 +3,6 @@
 /// Bodies are not read: a WebSocket upgrade has none, and ``UpgradeRequest``
 /// rejects requests that announce one. After `.complete` or `.failed` the
 /// parser frees its buffer and is ready for a new request.
-@_spi(Internals)
 public struct HTTPRequestParser {
     private var accumulator: HTTPHeadAccumulator
 
@@ -14,7 +13,7 @@ public struct HTTPRequestParser {
     }
 
     /// How many bytes of an incomplete head are buffered.
-    var bufferedByteCount: Int { accumulator.bytes.count }
+    package var bufferedByteCount: Int { accumulator.bytes.count }
 
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
         accumulator.parse(bytes) { (head: [UInt8]) throws(HTTPHeadSyntax.Failure) in try HTTPRequestHead(parsing: head) }

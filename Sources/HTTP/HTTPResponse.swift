@@ -1,12 +1,12 @@
-/// Builds the HTTP responses a WebSocket server sends: the 101 that
-/// completes an upgrade, and plain responses for rejections.
+/// Builds the HTTP responses a server sends: the 101 that completes an upgrade, and
+/// complete responses with a body.
 ///
 /// Header fields given by the caller are sanitised by ``HTTPHeadWriter``.
-enum HTTPResponse {
-    typealias Fields = [(name: String, value: String)]
+package enum HTTPResponse {
+    package typealias Fields = [(name: String, value: String)]
 
     /// `101 Switching Protocols` accepting a WebSocket upgrade (RFC 6455 §4.2.2).
-    static func switchingProtocols(accept: String, subprotocol: String? = nil, extraHeaders: Fields = []) -> [UInt8] {
+    package static func switchingProtocols(accept: String, subprotocol: String? = nil, extraHeaders: Fields = []) -> [UInt8] {
         var fields: Fields = [
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
@@ -21,17 +21,20 @@ enum HTTPResponse {
 
     /// A complete response with a `Content-Length` body, and `Connection: close`
     /// when the server will close the connection after sending it.
-    static func make(status: Int, reason: String, headers: Fields = [], body: [UInt8] = [], close: Bool = true) -> [UInt8] {
+    package static func make(status: HTTPStatus, headers: Fields = [], body: [UInt8] = [], close: Bool = true) -> [UInt8] {
         var fields = headers
         fields.append(("Content-Length", String(body.count)))
         if close {
             fields.append(("Connection", "close"))
         }
-        let statusLine = "HTTP/1.1 \(status) \(HTTPHeadWriter.sanitisedValue(reason))"
+        let statusLine = "HTTP/1.1 \(status.code) \(status.reasonPhrase)"
         return HTTPHeadWriter.head(startLine: statusLine, fields: fields) + body
     }
 
-    static func make(status: HTTPStatus, headers: Fields = [], body: [UInt8] = [], close: Bool = true) -> [UInt8] {
-        make(status: status.code, reason: status.reasonPhrase, headers: headers, body: body, close: close)
+    /// The one plain-text response: `message` and a line end as a UTF-8 `text/plain` body.
+    package static func plainText(status: HTTPStatus, _ message: String, headers: Fields = [], close: Bool = true) -> [UInt8] {
+        make(
+            status: status, headers: headers + [("Content-Type", "text/plain; charset=utf-8")],
+            body: Array((message + "\n").utf8), close: close)
     }
 }

@@ -8,8 +8,8 @@
 /// Line ends: CRLF, or a bare LF, which RFC 9112 §2.2 lets a recipient accept
 /// and which some hand-written clients send. A CR anywhere but before an LF is
 /// left in the head, for the line parser to reject.
-struct HTTPHeadAccumulator {
-    enum Progress: Equatable {
+package struct HTTPHeadAccumulator {
+    package enum Progress: Equatable {
         case needMore
         /// The head ends after `consumed` bytes of the last chunk.
         case complete(consumed: Int)
@@ -28,16 +28,16 @@ struct HTTPHeadAccumulator {
         case atLineStartAfterCR
     }
 
-    let maxBytes: Int
+    package let maxBytes: Int
     /// The head so far; complete after `.complete`.
-    private(set) var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
     private var lineEnd = LineEnd.inLine
 
-    init(maxBytes: Int) {
+    package init(maxBytes: Int) {
         self.maxBytes = maxBytes
     }
 
-    mutating func feed(_ chunk: UnsafeRawBufferPointer) -> Progress {
+    package mutating func feed(_ chunk: UnsafeRawBufferPointer) -> Progress {
         let room = maxBytes - bytes.count
         for index in 0..<min(chunk.count, room) {
             if endsHead(after: chunk[index]) {
@@ -50,10 +50,9 @@ struct HTTPHeadAccumulator {
         return .needMore
     }
 
-    /// Forgets the head and frees its memory.
     /// Feeds `chunk` and, once the head is complete, decodes it with `decode`; the buffer
     /// is freed after a complete or failed head. Shared by the request and response parsers.
-    mutating func parse<Head>(
+    package mutating func parse<Head>(
         _ chunk: UnsafeRawBufferPointer, decode: ([UInt8]) throws(HTTPHeadSyntax.Failure) -> Head
     ) -> HTTPParseResult<Head> {
         switch feed(chunk) {
@@ -72,7 +71,8 @@ struct HTTPHeadAccumulator {
         }
     }
 
-    mutating func reset() {
+    /// Forgets the head and frees its memory.
+    package mutating func reset() {
         bytes = []
         lineEnd = .inLine
     }

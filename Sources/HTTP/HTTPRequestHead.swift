@@ -45,7 +45,7 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// Splits a request target into path and query (RFC 9112 §3.2).
-    static func splitTarget(_ target: String) -> (path: String, query: String?) {
+    package static func splitTarget(_ target: String) -> (path: String, query: String?) {
         var pathAndQuery = Substring(target)
         if !target.hasPrefix("/"), let scheme = target.firstRange(of: "://") {
             // Absolute form: skip the scheme and authority.
@@ -60,7 +60,7 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// Parses a complete head: `method SP target SP version`, then fields.
-    init(parsing head: [UInt8]) throws(HTTPHeadSyntax.Failure) {
+    package init(parsing head: [UInt8]) throws(HTTPHeadSyntax.Failure) {
         let (startLine, fieldLines) = try HTTPHeadSyntax.lines(of: head)
         let parts = startLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw .malformed }

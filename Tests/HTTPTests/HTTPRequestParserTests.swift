@@ -1,6 +1,7 @@
 import Testing
 
-@_spi(Internals) @testable import WebSocket
+@testable import HTTP
+import TestSupport
 
 @Suite struct HTTPRequestParserTests {
     static let upgrade = """
@@ -199,22 +200,5 @@ import Testing
             return
         }
         #expect(head.value("X") == "caf\u{FFFD}")
-    }
-}
-
-extension HTTPParseResult {
-    var isNeedMore: Bool {
-        if case .needMore = self { return true }
-        return false
-    }
-
-    var isComplete: Bool {
-        if case .complete = self { return true }
-        return false
-    }
-
-    var failedStatus: HTTPStatus? {
-        if case .failed(let status) = self { return status }
-        return nil
     }
 }

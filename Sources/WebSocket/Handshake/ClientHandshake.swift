@@ -1,3 +1,4 @@
+import HTTP
 /// Why a client refuses the server's answer to its upgrade request (RFC 6455 §4.1).
 enum ClientHandshakeError: Error, Hashable, Sendable {
     /// The status was not 101 Switching Protocols.
@@ -57,7 +58,7 @@ enum ClientHandshake {
     static func validate(
         _ response: HTTPResponseHead, key: String, requestedSubprotocols: [String]
     ) -> Result<String?, ClientHandshakeError> {
-        guard response.status == 101 else { return .failure(.unexpectedStatus(response.status)) }
+        guard response.status == 101 else { return .failure(.unexpectedStatus(response.status.code)) }
         guard response.hasToken("websocket", in: "Upgrade") else { return .failure(.missingUpgrade) }
         guard response.hasToken("Upgrade", in: "Connection") else { return .failure(.missingConnectionUpgrade) }
         let accepts = response.values("Sec-WebSocket-Accept")

@@ -1,3 +1,4 @@
+import HTTP
 /// Why a server refuses an upgrade request, and the response that says so.
 struct HandshakeRejection: Error, Sendable {
     var status: HTTPStatus
@@ -14,11 +15,7 @@ struct HandshakeRejection: Error, Sendable {
 
     /// The complete response, closing the connection.
     var response: [UInt8] {
-        HTTPResponse.make(
-            status: status,
-            headers: headers + [("Content-Type", "text/plain; charset=utf-8")],
-            body: Array((message + "\n").utf8),
-            close: true)
+        HTTPResponse.plainText(status: status, message, headers: headers)
     }
 }
 
