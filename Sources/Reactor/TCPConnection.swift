@@ -83,7 +83,12 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// Bytes accepted by `write` that the kernel has not taken yet.
     public var bufferedAmount: Int {
-        sendBuffer.count + (loop.corkOwner == ObjectIdentifier(self) ? loop.corkCount : 0)
+        sendBuffer.count + (isCorked ? loop.corkCount : 0)
+    }
+
+    /// True while this connection handles its input and its writes gather in the cork buffer.
+    private var isCorked: Bool {
+        loop.corkOwner == ObjectIdentifier(self)
     }
 
     // MARK: Writing
@@ -103,7 +108,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         }
         // Behind bytes already waiting, in order.
         if !sendBuffer.isEmpty { return enqueue(first, second) }
-        if loop.corkOwner == ObjectIdentifier(self) {
+        if isCorked {
             if first.count + second.count <= loop.options.corkBufferSize - loop.corkCount {
                 appendToCork(first)
                 appendToCork(second)
@@ -126,7 +131,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// sparing a separate buffer: they are built in the loop's cork buffer when it has room.
     public func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
         guard count > 0 else { return }
-        let corkedHere = loop.corkOwner == ObjectIdentifier(self)
+        let corkedHere = isCorked
         if corkedHere, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {
             // Our own corked bytes fill the buffer: send them, and build this write in its room.
             flushCork()
@@ -215,7 +220,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public func closeTransport() {
         switch state {
         case .open, .connecting:
-            if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+            if isCorked { flushCork() }
             guard state == .open || state == .connecting else { return }
             if sendBuffer.isEmpty || state == .connecting {
                 closeNow(.local)
@@ -237,7 +242,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Half-closes: sends FIN after the pending output; input keeps arriving.
     public func shutdownOutput() {
         guard state == .open else { return }
-        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        if isCorked { flushCork() }
         outputShutdownRequested = true
         if sendBuffer.isEmpty { _ = shutdown(fd, Int32(SHUT_WR)) }
     }
@@ -246,7 +251,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         guard state != .closed else { return }
         let wasCounted = state != .connecting
         state = .closed
-        if loop.corkOwner == ObjectIdentifier(self) { loop.corkCount = 0 }
+        if isCorked { loop.corkCount = 0 }
         let descriptor = fd
         loop.forget(self)
         closeDescriptor(descriptor)
@@ -336,7 +341,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// but that belong to the successor) is delivered to it right away.
     public func handOver(to successor: TCPConnection, pendingInput: UnsafeMutableRawBufferPointer? = nil) {
         precondition(state == .open && successor.state == .closed && successor.fd < 0, "handOver needs an open connection and an unused successor")
-        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        if isCorked { flushCork() }
         guard state == .open else { return }
         successor.fd = fd
         successor.registrationID = registrationID
