@@ -179,9 +179,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// One `sendmsg` of both pieces; whatever the kernel leaves goes to the send buffer.
     private func sendDirectly(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        var written = send(first, second)
+        var written = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
         if written < 0 {
-            let code = Int32(-written)
+            let code = errorCode(of: written)
             guard code == EAGAIN || code == EWOULDBLOCK else {
                 closeNow(.error(code))
                 return
@@ -205,20 +205,14 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     // MARK: The socket's bytes
 
-    /// Writes both pieces to the socket or through the transport: the bytes taken, or `-errno`.
-    @inline(__always)
-    private func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Int {
-        if let transport { return transport.send(to: fd, first, second) }
-        let written = sendPieces(fd, first, second)
-        return written >= 0 ? written : -Int(pw_errno())
-    }
+    // Reads and writes call the transport when there is one (`transport?.send(...) ?? ...`)
+    // and the system call inline otherwise, so the plain socket's path stays as it was.
 
-    /// Reads from the socket or through the transport: the count, 0 at end of input, or `-errno`.
+    /// The `errno` of a failed read or write: a transport returns it negated, the system
+    /// calls leave it in `errno`. Call it before anything else can change `errno`.
     @inline(__always)
-    private func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        if let transport { return transport.receive(from: fd, into: buffer) }
-        let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        return count >= 0 ? count : -Int(pw_errno())
+    private func errorCode(of result: Int) -> Int32 {
+        transport == nil ? pw_errno() : Int32(truncatingIfNeeded: -result)
     }
 
     /// Sends FIN once all output is out, after the transport's own goodbye.
@@ -251,10 +245,10 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         guard flushTransport() else { return }
         while !sendBuffer.isEmpty {
             let (first, second) = sendBuffer.readableSegments
-            let result = send(first, second)
-            if result == -Int(EAGAIN) || result == -Int(EWOULDBLOCK) { return }
+            let result = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
             if result < 0 {
-                closeNow(.error(Int32(-result)))
+                let code = errorCode(of: result)
+                if code != EAGAIN, code != EWOULDBLOCK { closeNow(.error(code)) }
                 return
             }
             sendBuffer.consume(result, pool: loop.pool)
@@ -387,7 +381,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         let buffer = loop.receiveBuffer
         var reads = 0
         while state == .open {
-            let count = receive(into: buffer)
+            let count = transport?.receive(from: fd, into: buffer) ?? Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count > 0 {
                 deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
                 // A short read means the socket was drained; edge-triggering reports new data.
@@ -404,7 +398,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
                 endOfInput()
                 return
             } else {
-                let code = Int32(-count)
+                let code = errorCode(of: count)
                 switch code {
                 case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: return
