@@ -9,9 +9,7 @@ open class Selectable: @unchecked Sendable {
     /// a strong `let` costs no reference counting to use, unlike an unowned one.
     public let loop: EventLoop
     /// The descriptor, or -1 when not registered.
-    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
-    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
-    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    // `@exclusivity(unchecked)`: see `TCPConnection`'s documentation.
     @exclusivity(unchecked)
     public internal(set) var fd: Int32 = -1
     /// Changes with every registration, so an event queued for a closed descriptor whose

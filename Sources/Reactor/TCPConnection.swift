@@ -25,19 +25,27 @@ public enum CloseReason: Sendable, Equatable {
 /// borrowed from the loop's pool, flushed when the socket is writable again, and returned
 /// when empty. Writes made while the connection handles its own input are *corked*: gathered
 /// in the loop's cork buffer and sent with one system call when the callback returns.
+///
+/// Bytes reach the socket directly, or through a ``SocketTransport`` (e.g. TLS) when
+/// ``transport`` is set.
+///
+/// Properties used on every message are `@exclusivity(unchecked)`, here and in the other
+/// loop-confined types: they are touched only on the loop's thread and never by overlapping
+/// accesses, so the runtime's dynamic exclusivity checks (measured at a fifth of the CPU per
+/// echoed message) buy nothing.
 open class TCPConnection: Selectable, @unchecked Sendable {
     enum State: UInt8 {
         /// An outbound connect is in progress.
         case connecting
+        /// The transport's handshake is in progress; writes wait in the send buffer.
+        case handshaking
         case open
         /// `close()` was called while output was pending; the descriptor closes once sent.
         case closingAfterFlush
         case closed
     }
 
-    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
-    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
-    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    // `@exclusivity(unchecked)`: see the type's documentation.
     @exclusivity(unchecked)
     var state = State.closed
     /// The peer sent FIN and we have read it: no more reads.
@@ -51,6 +59,10 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     private var outputShutdownRequested = false
     @exclusivity(unchecked)
     private var sendBuffer = RingBuffer()
+    /// What the socket's bytes pass through; nil for the plain socket, whose system calls are
+    /// made inline. Set it before the connection is adopted or connects.
+    @exclusivity(unchecked)
+    public final var transport: SocketTransport?
 
     public override init(loop: EventLoop) {
         super.init(loop: loop)
@@ -83,7 +95,17 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// Bytes accepted by `write` that the kernel has not taken yet.
     public var bufferedAmount: Int {
-        sendBuffer.count + (loop.corkOwner == ObjectIdentifier(self) ? loop.corkCount : 0)
+        sendBuffer.count + (isCorked ? loop.corkCount : 0)
+    }
+
+    /// True while this connection handles its input and its writes gather in the cork buffer.
+    private var isCorked: Bool {
+        loop.corkOwner == ObjectIdentifier(self)
+    }
+
+    /// Output accepted but not yet taken by the kernel, in the send buffer or the transport.
+    private var hasPendingOutput: Bool {
+        !sendBuffer.isEmpty || transport?.hasBufferedOutput == true
     }
 
     // MARK: Writing
@@ -98,12 +120,12 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
         switch state {
         case .open: break
-        case .connecting: return enqueue(first, second)
+        case .connecting, .handshaking: return enqueue(first, second)
         case .closingAfterFlush, .closed: return
         }
         // Behind bytes already waiting, in order.
         if !sendBuffer.isEmpty { return enqueue(first, second) }
-        if loop.corkOwner == ObjectIdentifier(self) {
+        if isCorked {
             if first.count + second.count <= loop.options.corkBufferSize - loop.corkCount {
                 appendToCork(first)
                 appendToCork(second)
@@ -126,7 +148,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// sparing a separate buffer: they are built in the loop's cork buffer when it has room.
     public func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
         guard count > 0 else { return }
-        let corkedHere = loop.corkOwner == ObjectIdentifier(self)
+        let corkedHere = isCorked
         if corkedHere, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {
             // Our own corked bytes fill the buffer: send them, and build this write in its room.
             flushCork()
@@ -157,9 +179,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// One `sendmsg` of both pieces; whatever the kernel leaves goes to the send buffer.
     private func sendDirectly(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        var written = sendPieces(fd, first, second)
+        var written = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
         if written < 0 {
-            let code = pw_errno()
+            let code = errorCode(of: written)
             guard code == EAGAIN || code == EWOULDBLOCK else {
                 closeNow(.error(code))
                 return
@@ -181,24 +203,69 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         sendDirectly(UnsafeRawBufferPointer(start: loop.corkBuffer, count: count), UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    /// Writes the send buffer until it is empty or the socket is full.
+    // MARK: The socket's bytes
+
+    // Reads and writes call the transport when there is one (`transport?.send(...) ?? ...`)
+    // and the system call inline otherwise, so the plain socket's path stays as it was.
+
+    /// The `errno` of a failed read or write: a transport returns it negated, the system
+    /// calls leave it in `errno`. Call it before anything else can change `errno`.
+    @inline(__always)
+    private func errorCode(of result: Int) -> Int32 {
+        transport == nil ? pw_errno() : Int32(truncatingIfNeeded: -result)
+    }
+
+    /// Sends FIN once all output is out, after the transport's own goodbye.
+    private func sendEndOfOutput() {
+        transport?.shutdown(on: fd)
+        _ = shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// A graceful close with nothing left to send: the transport says goodbye, then the
+    /// descriptor closes.
+    private func finishClosing() {
+        transport?.shutdown(on: fd)
+        closeNow(.local)
+    }
+
+    /// Writes what the transport holds; false while some is left (or the connection failed).
+    private func flushTransport() -> Bool {
+        guard let transport, transport.hasBufferedOutput else { return true }
+        let result = transport.flush(to: fd)
+        if result < 0, result != -Int(EAGAIN), result != -Int(EWOULDBLOCK) {
+            closeNow(.error(Int32(-result)))
+            return false
+        }
+        return !transport.hasBufferedOutput
+    }
+
+    /// Writes the pending output until it is all out or the socket is full.
     private func flushSendBuffer() {
-        let hadBytes = !sendBuffer.isEmpty
+        let hadBytes = hasPendingOutput
+        guard flushTransport() else { return }
         while !sendBuffer.isEmpty {
-            let result = sendBuffer.send(to: fd, pool: loop.pool)
+            let (first, second) = sendBuffer.readableSegments
+            let result = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
             if result < 0 {
-                closeNow(.error(Int32(-result)))
+                let code = errorCode(of: result)
+                if code != EAGAIN, code != EWOULDBLOCK { closeNow(.error(code)) }
                 return
             }
-            if result == 0 { return }
+            sendBuffer.consume(result, pool: loop.pool)
+            if result == 0 || transport?.hasBufferedOutput == true { return }
         }
+        outputDrained(hadBytes: hadBytes)
+    }
+
+    /// Everything written has gone out: finish what waited for it.
+    private func outputDrained(hadBytes: Bool) {
         switch state {
         case .closingAfterFlush:
-            closeNow(.local)
+            finishClosing()
         case .open:
-            if outputShutdownRequested { _ = shutdown(fd, Int32(SHUT_WR)) }
+            if outputShutdownRequested { sendEndOfOutput() }
             if hadBytes { writable() }
-        case .connecting, .closed:
+        case .connecting, .handshaking, .closed:
             break
         }
     }
@@ -214,13 +281,15 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Closes the socket once pending output is sent: `close()` without any protocol goodbye.
     public func closeTransport() {
         switch state {
-        case .open, .connecting:
-            if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
-            guard state == .open || state == .connecting else { return }
-            if sendBuffer.isEmpty || state == .connecting {
-                closeNow(.local)
-            } else {
+        case .connecting, .handshaking:
+            closeNow(.local)
+        case .open:
+            if isCorked { flushCork() }
+            guard state == .open else { return }
+            if hasPendingOutput {
                 state = .closingAfterFlush
+            } else {
+                finishClosing()
             }
         case .closingAfterFlush, .closed:
             return
@@ -237,16 +306,17 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Half-closes: sends FIN after the pending output; input keeps arriving.
     public func shutdownOutput() {
         guard state == .open else { return }
-        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        if isCorked { flushCork() }
         outputShutdownRequested = true
-        if sendBuffer.isEmpty { _ = shutdown(fd, Int32(SHUT_WR)) }
+        if !hasPendingOutput { sendEndOfOutput() }
     }
 
     func closeNow(_ reason: CloseReason) {
         guard state != .closed else { return }
+        // Outbound connections count once connected; accepted ones from the start.
         let wasCounted = state != .connecting
         state = .closed
-        if loop.corkOwner == ObjectIdentifier(self) { loop.corkCount = 0 }
+        if isCorked { loop.corkCount = 0 }
         let descriptor = fd
         loop.forget(self)
         closeDescriptor(descriptor)
@@ -264,17 +334,39 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Takes ownership of an accepted, non-blocking socket.
     func adopt(fd: Int32) throws {
         try loop.register(self, fd: fd, events: [.readable, .writable, .peerClosed])
-        state = .open
         loop.connectionCount += 1
-        connected()
+        if transport == nil {
+            state = .open
+            connected()
+        } else {
+            state = .handshaking
+            continueHandshake()
+        }
+    }
+
+    /// Drives the transport's handshake; once complete the connection opens, sends what was
+    /// written meanwhile and reads what came with the handshake.
+    private func continueHandshake() {
+        switch transport?.handshake(on: fd) ?? .complete {
+        case .pending:
+            return
+        case .failed(let code):
+            closeNow(.error(code))
+        case .complete:
+            state = .open
+            connected()
+            if state == .open, hasPendingOutput { flushSendBuffer() }
+            if state == .open { readAvailable() }
+        }
     }
 
     open override func handleEvents(_ events: IOEvents) {
-        if state == .connecting {
-            finishConnect()
-            return
+        switch state {
+        case .connecting: return finishConnect()
+        case .handshaking: return continueHandshake()
+        case .open, .closingAfterFlush, .closed: break
         }
-        if events.contains(.writable), !sendBuffer.isEmpty {
+        if events.contains(.writable), hasPendingOutput {
             flushSendBuffer()
         }
         if state == .open, !inputClosed, !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
@@ -289,7 +381,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         let buffer = loop.receiveBuffer
         var reads = 0
         while state == .open {
-            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let count = transport?.receive(from: fd, into: buffer) ?? Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count > 0 {
                 deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
                 // A short read means the socket was drained; edge-triggering reports new data.
@@ -306,7 +398,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
                 endOfInput()
                 return
             } else {
-                let code = pw_errno()
+                let code = errorCode(of: count)
                 switch code {
                 case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: return
@@ -324,7 +416,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         received(bytes)
         loop.corkOwner = nil
         if state == .open || state == .closingAfterFlush { flushCork() }
-        if state == .closingAfterFlush, sendBuffer.isEmpty { closeNow(.local) }
+        if state == .closingAfterFlush, !hasPendingOutput { finishClosing() }
     }
 
     // MARK: Handing over
@@ -336,16 +428,18 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// but that belong to the successor) is delivered to it right away.
     public func handOver(to successor: TCPConnection, pendingInput: UnsafeMutableRawBufferPointer? = nil) {
         precondition(state == .open && successor.state == .closed && successor.fd < 0, "handOver needs an open connection and an unused successor")
-        if loop.corkOwner == ObjectIdentifier(self) { flushCork() }
+        if isCorked { flushCork() }
         guard state == .open else { return }
         successor.fd = fd
         successor.registrationID = registrationID
         successor.sendBuffer = sendBuffer
+        successor.transport = transport
         successor.inputClosed = inputClosed
         successor.peerHasClosed = peerHasClosed
         successor.state = .open
         loop.replaceRegistration(of: fd, with: successor)
         sendBuffer = RingBuffer()
+        transport = nil
         state = .closed
         fd = -1
         successor.connected()
@@ -396,8 +490,12 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             closeNow(.error(error < 0 ? pw_errno() : error))
             return
         }
-        state = .open
         loop.connectionCount += 1
+        guard transport == nil else {
+            state = .handshaking
+            return continueHandshake()
+        }
+        state = .open
         connected()
         if state == .open, !sendBuffer.isEmpty { flushSendBuffer() }
         // Data may have arrived together with the connect completion.

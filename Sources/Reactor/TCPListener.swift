@@ -175,3 +175,37 @@ public final class TCPListener: Selectable, @unchecked Sendable {
             metadata: ["paused_ms": "\(loop.now - episode.since)", "pauses": "\(episode.pauses)"])
     }
 }
+
+extension TCPListener {
+    /// Opens one listener per loop on the same address, with `SO_REUSEPORT` when there are
+    /// several, so that the kernel spreads new connections over the loops. When `address`
+    /// asks for port 0, the first listener's port is used for the others. Call it before the
+    /// loops run, as for `init`.
+    ///
+    /// `makeFactory` is called once per loop, in order, for that loop's connection factory
+    /// (the place to set up per-loop state). If a listener cannot be opened, those already
+    /// opened are closed and the error is thrown.
+    ///
+    /// Returns the bound address and the listeners, in the order of `loops`.
+    public static func open(
+        on loops: [EventLoop], address: SocketAddress, options: Options = Options(),
+        makeFactory: (EventLoop) throws -> ConnectionFactory
+    ) throws -> (address: SocketAddress, listeners: [TCPListener]) {
+        precondition(!loops.isEmpty, "open needs at least one loop")
+        var options = options
+        options.reusePort = options.reusePort || loops.count > 1
+        var bound = address
+        var listeners: [TCPListener] = []
+        do {
+            for loop in loops {
+                let listener = try TCPListener(loop: loop, address: bound, options: options, makeConnection: makeFactory(loop))
+                bound = listener.localAddress
+                listeners.append(listener)
+            }
+        } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        return (bound, listeners)
+    }
+}

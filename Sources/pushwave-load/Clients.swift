@@ -23,7 +23,7 @@ enum LinkState: UInt8 {
 class GeneratorSocket: WebSocket, @unchecked Sendable {
     final let worker: LoopWorker
     @exclusivity(unchecked) final var state = LinkState.connecting
-    final let startedAt = monotonicNanoseconds()
+    final let startedAt = MonotonicClock.nanoseconds()
 
     init(worker: LoopWorker) {
         self.worker = worker
@@ -119,7 +119,7 @@ final class RawEchoSocket: TCPConnection, @unchecked Sendable {
     private var statusLine: [UInt8] = []
     private var responseBytes = 0
     private var tcpConnected = false
-    let startedAt = monotonicNanoseconds()
+    let startedAt = MonotonicClock.nanoseconds()
     private var handshakeTimer: TimerHandle?
     /// Bytes of the current echoed frame already compared.
     @exclusivity(unchecked) private var frameOffset = 0
@@ -206,7 +206,7 @@ final class RawEchoSocket: TCPConnection, @unchecked Sendable {
 
     /// Compares echoed bytes with the frames sent, frame by frame.
     private func compare(_ bytes: UnsafeRawBufferPointer) {
-        let now = monotonicNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         let frameSize = worker.rawFrameSize
         let expected = worker.expectedFrame
         var offset = 0

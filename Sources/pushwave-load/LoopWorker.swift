@@ -1,7 +1,7 @@
 import Histogram
 import Reactor
 import Synchronization
-import WebSocket
+@_spi(Internals) import WebSocket
 
 #if canImport(Glibc)
 import Glibc
@@ -213,7 +213,7 @@ final class LoopWorker: @unchecked Sendable {
     func readTime(_ connection: AnyObject) -> Int64 {
         let owner = ObjectIdentifier(connection)
         if !stampValid || stampOwner != owner {
-            stamp = monotonicNanoseconds()
+            stamp = MonotonicClock.nanoseconds()
             stampOwner = owner
             stampValid = true
         }
@@ -224,7 +224,7 @@ final class LoopWorker: @unchecked Sendable {
     func beginSetup() {
         loop.addFlushHook { [unowned(unsafe) self] in stampValid = false }
         if plan.mode == .connect {
-            let start = monotonicNanoseconds()
+            let start = MonotonicClock.nanoseconds()
             // This loop's share of the rate over all loops and processes.
             let share = Double(targets.count) / Double(max(1, plan.connections))
             pace(start: start, rate: max(0.001, plan.connectRate * share))
@@ -235,7 +235,7 @@ final class LoopWorker: @unchecked Sendable {
 
     /// Connect mode: opens the connections due by now at `rate` per second, every tick.
     private func pace(start: Int64, rate: Double) {
-        let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+        let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
         let due = min(targets.count, Int(elapsed * rate) + 1)
         while nextTarget < due {
             open(targets[nextTarget])
@@ -262,7 +262,7 @@ final class LoopWorker: @unchecked Sendable {
 
     private func open(_ target: Target) {
         inProgress += 1
-        let startedAt = monotonicNanoseconds()
+        let startedAt = MonotonicClock.nanoseconds()
         do {
             switch target {
             case .echo(let id):
@@ -306,7 +306,7 @@ final class LoopWorker: @unchecked Sendable {
         inProgress -= 1
         if opened {
             connectedCount += 1
-            connectLatency.record(UInt64(max(1, monotonicNanoseconds() - startedAt)))
+            connectLatency.record(UInt64(max(1, MonotonicClock.nanoseconds() - startedAt)))
             shared.opened.add(1, ordering: .relaxed)
         }
         shared.settled.add(1, ordering: .releasing)
@@ -342,7 +342,7 @@ final class LoopWorker: @unchecked Sendable {
 
     /// Starts the traffic (on the loop's thread), after `prepare` ran on every loop.
     func start() {
-        let now = monotonicNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         switch plan.mode {
         case .echo:
             activeEcho = echoSockets.filter { $0.state == .open }
@@ -386,7 +386,7 @@ final class LoopWorker: @unchecked Sendable {
     /// (so a late send shows up as latency, not as a missing sample).
     func sendDue() {
         guard !finished else { return }
-        let now = monotonicNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         let count = plan.rawEcho ? activeRaw.count : activeEcho.count
         var next = Int64.max
         while count > 0 {
@@ -409,7 +409,7 @@ final class LoopWorker: @unchecked Sendable {
     /// Push: publishes every message due by now, from each of this loop's publishers.
     func publishDue() {
         guard !finished, !publishingComplete else { return }
-        let now = monotonicNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         var next = Int64.max
         let payloadStart = payloadBase
         for publisher in publishers where publisher.state == .open {
@@ -422,7 +422,7 @@ final class LoopWorker: @unchecked Sendable {
                 }
                 Hex.store(UInt64(publisher.publisherID) << 48 | UInt64(publisher.sequence), at: payloadStart)
                 Hex.store(UInt64(bitPattern: intended), at: payloadStart + 16)
-                if firstPublish == .max { firstPublish = monotonicNanoseconds() }
+                if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
                 switch publisher.send(UnsafeRawBufferPointer(payload), kind: kind) {
                 case .sent, .buffered: published += 1
                 case .dropped: count(.sendDropped)
@@ -471,7 +471,7 @@ final class LoopWorker: @unchecked Sendable {
         rawHeader.withUnsafeBytes { header in
             destination.copyMemory(from: header.baseAddress.unsafelyUnwrapped, byteCount: header.count)
             destination.storeBytes(of: key.littleEndian, toByteOffset: header.count, as: UInt32.self)
-            mask(from: payloadStart, to: destination + header.count + 4, count: plan.size, key: key)
+            Masking.mask(from: payloadStart, to: destination + header.count + 4, count: plan.size, key: key)
         }
     }
 
@@ -624,7 +624,7 @@ final class Pacer: @unchecked Sendable {
             }
             let target = max(due, lastWake + Self.minimumGap)
             // In slices of at most 10 ms, so that `stop` is never kept waiting long.
-            let now = monotonicNanoseconds()
+            let now = MonotonicClock.nanoseconds()
             if target - now > 10_000_000 {
                 sleep(untilNanoseconds: now + 10_000_000)
                 continue

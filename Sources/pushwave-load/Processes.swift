@@ -1,3 +1,5 @@
+import Reactor
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +43,7 @@ struct ParentRun {
         }
         if showProgress { printError("  \(grouped(opened)) connections open; starting") }
 
-        let t0 = monotonicNanoseconds() + 50_000_000
+        let t0 = MonotonicClock.nanoseconds() + 50_000_000
         for (index, child) in children.enumerated() where ready[index] {
             child.send("GO \(t0)\n")
         }

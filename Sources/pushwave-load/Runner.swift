@@ -19,7 +19,7 @@ struct LocalRun {
     let showProgress: Bool
 
     func run() throws -> ProcessResult {
-        let descriptors = raiseOpenFileLimit()
+        let descriptors = ResourceLimits.raiseOpenFileLimit()
         let planned = plan.localConnectionIDs.count + plan.localPublisherIDs.count
         if planned + 64 > descriptors {
             printError("pushwave-load: warning: \(planned) connections but only \(descriptors) file descriptors; use --processes")
@@ -36,11 +36,11 @@ struct LocalRun {
         }
 
         // Connect everything first; traffic starts once every connection opened or failed.
-        let setupStart = monotonicNanoseconds()
+        let setupStart = MonotonicClock.nanoseconds()
         var lastReport = setupStart
         while shared.settled.load(ordering: .acquiring) < targets {
             sleep(milliseconds: 5)
-            let now = monotonicNanoseconds()
+            let now = MonotonicClock.nanoseconds()
             if showProgress, now - lastReport >= 1_000_000_000 {
                 lastReport = now
                 let opened = shared.opened.load(ordering: .relaxed)
@@ -50,7 +50,7 @@ struct LocalRun {
         }
         let opened = shared.opened.load(ordering: .acquiring)
         if showProgress {
-            let seconds = Double(monotonicNanoseconds() - setupStart) / 1e9
+            let seconds = Double(MonotonicClock.nanoseconds() - setupStart) / 1e9
             printError("  \(grouped(opened)) of \(grouped(targets)) connections open after \(fixed(seconds, 2)) s")
         }
 
@@ -63,7 +63,7 @@ struct LocalRun {
             }
             t0 = start
         } else {
-            t0 = monotonicNanoseconds() + 5_000_000
+            t0 = MonotonicClock.nanoseconds() + 5_000_000
         }
         _ = onEveryLoop(workers) { $0.prepare(t0: t0) }
         sleep(untilNanoseconds: t0)
@@ -101,8 +101,8 @@ struct LocalRun {
             result.details.merge(part.details, uniquingKeysWith: +)
         }
         result.totals.cpuSeconds = cpuUsed
-        let closeDeadline = monotonicNanoseconds() + 3_000_000_000
-        while monotonicNanoseconds() < closeDeadline {
+        let closeDeadline = MonotonicClock.nanoseconds() + 3_000_000_000
+        while MonotonicClock.nanoseconds() < closeDeadline {
             let open = onEveryLoop(workers) { $0.loop.connectionCount }.reduce(0) { $0 + ($1 ?? 0) }
             if open == 0 { break }
             sleep(milliseconds: 10)
@@ -119,14 +119,14 @@ struct LocalRun {
         var previousTime = start
         var next = start + 1_000_000_000
         while true {
-            let now = monotonicNanoseconds()
+            let now = MonotonicClock.nanoseconds()
             if now >= end { break }
             guard showProgress else {
                 sleep(untilNanoseconds: end)
                 break
             }
             sleep(untilNanoseconds: min(next, end))
-            let time = monotonicNanoseconds()
+            let time = MonotonicClock.nanoseconds()
             guard time < end else { break }
             next += 1_000_000_000
             let current = progressSnapshot(workers)
@@ -143,7 +143,7 @@ struct LocalRun {
         var previousTime = t0
         var nextProgress = t0 + 1_000_000_000
         func progress() {
-            let now = monotonicNanoseconds()
+            let now = MonotonicClock.nanoseconds()
             guard showProgress, now >= nextProgress else { return }
             nextProgress += 1_000_000_000
             let current = progressSnapshot(workers)
@@ -156,8 +156,8 @@ struct LocalRun {
             progress()
         }
         let expected = onEveryLoop(workers) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
-        let deadline = monotonicNanoseconds() + 2_000_000_000
-        while monotonicNanoseconds() < deadline {
+        let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
+        while MonotonicClock.nanoseconds() < deadline {
             let delivered = workers.reduce(0) { $0 + $1.deliveredCount.load(ordering: .relaxed) }
             if delivered >= expected { break }
             sleep(milliseconds: 1)
@@ -204,9 +204,9 @@ func onEveryLoop<T: Sendable>(_ workers: [LoopWorker], timeout: Int64 = 5_000, _
             collector.done.add(1, ordering: .releasing)
         }
     }
-    let deadline = monotonicNanoseconds() + timeout * 1_000_000
-    while collector.done.load(ordering: .acquiring) < workers.count, monotonicNanoseconds() < deadline {
-        sleep(untilNanoseconds: monotonicNanoseconds() + 200_000)
+    let deadline = MonotonicClock.nanoseconds() + timeout * 1_000_000
+    while collector.done.load(ordering: .acquiring) < workers.count, MonotonicClock.nanoseconds() < deadline {
+        sleep(untilNanoseconds: MonotonicClock.nanoseconds() + 200_000)
     }
     return collector.values.withLock { $0 }
 }

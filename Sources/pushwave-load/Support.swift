@@ -1,17 +1,10 @@
+import Reactor
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 // MARK: Time
-
-/// CLOCK_MONOTONIC in nanoseconds: one vDSO call, no system call. System-wide, so child
-/// processes and the parent agree on it.
-@inline(__always)
-func monotonicNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int64(now.tv_sec) &* 1_000_000_000 &+ Int64(now.tv_nsec)
-}
 
 /// Sleeps until the monotonic clock reaches `deadline` (nanoseconds).
 func sleep(untilNanoseconds deadline: Int64) {
@@ -20,7 +13,7 @@ func sleep(untilNanoseconds deadline: Int64) {
 }
 
 func sleep(milliseconds: Int64) {
-    sleep(untilNanoseconds: monotonicNanoseconds() + milliseconds * 1_000_000)
+    sleep(untilNanoseconds: MonotonicClock.nanoseconds() + milliseconds * 1_000_000)
 }
 
 /// CPU time (user and system) this process has used so far, in seconds.
@@ -57,19 +50,6 @@ private final class ThreadBox: Sendable {
 }
 
 // MARK: Process limits
-
-/// Raises the soft open-file limit to the hard one; returns the limit now in force.
-@discardableResult
-func raiseOpenFileLimit() -> Int {
-    var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-    }
-    return Int(clamping: limit.rlim_cur)
-}
 
 /// Asks for timers accurate to the microsecond instead of the default 50 µs slack (the pacer
 /// sleeps until each message is due). Threads inherit it, so call it before starting any.
@@ -240,24 +220,6 @@ enum Hex {
 func fillPattern(_ buffer: UnsafeMutableRawBufferPointer, from start: Int) {
     for index in start..<buffer.count {
         buffer[index] = UInt8(ascii: "a") + UInt8(index % 26)
-    }
-}
-
-/// XORs `count` bytes with a 4-byte masking key (the wire bytes loaded little-endian),
-/// copying from `source` to `destination` (which may be the same).
-@inline(__always)
-func mask(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
-    let wide = UInt64(key) | UInt64(key) << 32
-    var index = 0
-    while index &+ 8 <= count {
-        let word = source.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-        destination.storeBytes(of: word ^ UInt64(littleEndian: wide), toByteOffset: index, as: UInt64.self)
-        index &+= 8
-    }
-    while index < count {
-        let keyByte = UInt8(truncatingIfNeeded: key >> (UInt32(index & 3) * 8))
-        destination.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self) ^ keyByte, toByteOffset: index, as: UInt8.self)
-        index &+= 1
     }
 }
 

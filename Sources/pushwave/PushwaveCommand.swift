@@ -81,7 +81,7 @@ struct PushwaveCommand: ParsableCommand {
         }
         let logger = Logger(label: "pushwave")
         let signals = SignalWaiter()
-        let connectionLimit = Self.raiseOpenFileLimit(wanted: maxConnections, logger: logger)
+        let connectionLimit = Self.connectionLimit(wanted: maxConnections, logger: logger)
 
         let group = try EventLoopGroup(count: threads)
         let address: SocketAddress
@@ -138,41 +138,31 @@ struct PushwaveCommand: ParsableCommand {
 
     private static func listenRawEcho(on loops: [EventLoop], address: SocketAddress) throws -> SocketAddress {
         var options = TCPListener.Options()
-        options.reusePort = loops.count > 1
         options.backlog = 4096
-        var bound = address
-        for loop in loops {
-            bound = try TCPListener(loop: loop, address: bound, options: options) { RawEchoConnection(loop: $0) }.localAddress
-        }
-        return bound
+        return try TCPListener.open(on: loops, address: address, options: options) { _ in
+            { RawEchoConnection(loop: $0) }
+        }.address
     }
 
-    /// Raises the soft open-file limit to the hard one, and caps the connection limit to
+    /// Raises the open-file limit for `wanted` connections, and caps the connection limit to
     /// what it allows (keeping some descriptors for listeners and the loops themselves).
-    private static func raiseOpenFileLimit(wanted: Int, logger: Logger) -> Int {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return wanted }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        let available = Int(clamping: limit.rlim_cur) - 64
-        if wanted > available {
-            logger.warning(
-                "--max-connections exceeds the open-file limit; capping it",
-                metadata: ["requested": "\(wanted)", "capped_to": "\(max(1, available))", "open_file_limit": "\(limit.rlim_cur)"])
-            return max(1, available)
-        }
-        return wanted
+    private static func connectionLimit(wanted: Int, logger: Logger) -> Int {
+        let reserved = 64
+        let limit = ResourceLimits.raiseOpenFileLimit(wanted: min(wanted, Int.max - reserved) + reserved)
+        let available = limit - reserved
+        guard wanted > available else { return wanted }
+        logger.warning(
+            "--max-connections exceeds the open-file limit; capping it",
+            metadata: ["requested": "\(wanted)", "capped_to": "\(max(1, available))", "open_file_limit": "\(limit)"])
+        return max(1, available)
     }
 
     /// Waits until every loop has no connection left, or `seconds` pass. Returns whether all
     /// closed, or nil when a second signal came first.
     private static func waitForConnectionsToClose(_ group: EventLoopGroup, seconds: Double, signals: SignalWaiter) -> Bool? {
         let remaining = Atomic<Int>(0)
-        let deadline = MonotonicTime.milliseconds() + Int64(seconds * 1000)
-        while MonotonicTime.milliseconds() < deadline {
+        let deadline = MonotonicClock.milliseconds() + Int64(seconds * 1000)
+        while MonotonicClock.milliseconds() < deadline {
             remaining.store(0, ordering: .relaxed)
             let answered = Atomic<Int>(0)
             for loop in group.loops {
@@ -187,13 +177,5 @@ struct PushwaveCommand: ParsableCommand {
             }
         }
         return false
-    }
-}
-
-enum MonotonicTime {
-    static func milliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }
