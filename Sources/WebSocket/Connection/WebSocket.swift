@@ -79,6 +79,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Sends a message. Returns `.dropped` when the connection's send buffer is full and the
     /// slow-consumer policy drops messages, `.closed` when the connection is closing.
+    ///
+    /// Order: the connection's output leaves in the order it was issued on its loop. Messages
+    /// published to its topics wait for the end of the loop iteration (to be written together),
+    /// except when a `send` (or `close`) to this connection comes after them: they are then
+    /// written first. A publish from another loop, or from `WebSocketServer.publish`, counts
+    /// as issued when it reaches this connection's loop.
     @discardableResult
     public func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind) -> SendStatus {
         sendFrame(kind.opcode, payload)
@@ -113,6 +119,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// Sends one frame: header and payload written back to back (masked for a client).
     func sendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendStatus {
         guard case .open = phase, isOpen else { return .closed }
+        if context.topics.hasPendingBatches {
+            context.topics.deliverPending(to: self)
+            guard case .open = phase, isOpen else { return .closed }
+        }
         // Refused only when the queue is already at its limit, so one message larger than the
         // limit still goes out: the memory bound is the limit plus one message.
         if bufferedAmount >= context.configuration.maxBufferedAmount {
@@ -189,6 +199,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     }
 
     /// Publishes a message to every subscriber of `topic`, on every loop of the server.
+    ///
+    /// Subscribers on this loop get it before anything sent to them afterwards (see
+    /// `send(_:kind:)`); on other loops it arrives when their task queue runs, so it is
+    /// ordered only with what is issued there after that.
     public func publish(_ topic: String, _ message: RawSpan, kind: MessageKind) {
         message.withUnsafeBytes { context.publish(topic, $0, kind: kind) }
     }
@@ -205,6 +219,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     public func close(code: CloseCode, reason: String) {
         switch phase {
         case .open:
+            // What was published to this connection before the close goes out before it.
+            if context.topics.hasPendingBatches {
+                context.topics.deliverPending(to: self)
+                guard case .open = phase else { return }  // closed as a slow consumer
+            }
             sendCloseFrame(code: code, reason: reason)
             closeCode = code
             closeReason = reason

@@ -47,7 +47,7 @@ public final class WebSocketContext: @unchecked Sendable {
     @exclusivity(unchecked)
     public internal(set) var statistics = WebSocketStatistics()
     /// This loop's topics and their subscribers.
-    private(set) lazy var topics = TopicRegistry(context: self)
+    let topics: TopicRegistry
     /// The contexts of the same server on other loops, which publishes are forwarded to.
     /// Weak: the contexts would otherwise keep each other (and their loops) alive forever.
     var peers: [WeakContext] = []
@@ -59,6 +59,7 @@ public final class WebSocketContext: @unchecked Sendable {
         self.role = role
         self.configuration = configuration
         self.logger = logger
+        topics = TopicRegistry(loop: loop)
         maskKeys = MaskKeyGenerator()
     }
 

@@ -6,15 +6,24 @@ import Reactor
 /// iteration every subscriber gets the whole batch in one write. A subscriber whose send
 /// buffer would pass its limit meets the slow-consumer policy (messages dropped for it, or
 /// it is closed); the publisher and the other subscribers never wait for it.
+///
+/// Order: a direct send to a subscriber that has batched messages waiting first hands it
+/// those (see `deliverPending(to:)`), so a connection's output leaves in the order it was
+/// issued. Only then does that subscriber cost more than one write per iteration.
 final class TopicRegistry {
-    private unowned let context: WebSocketContext
+    private let loop: EventLoop
     private var topics: [String: Topic] = [:]
+    /// Topics with a batch waiting for the flush. Checked on every direct send.
+    @exclusivity(unchecked)
     private var dirty: [Topic] = []
     private var flushHookInstalled = false
 
-    init(context: WebSocketContext) {
-        self.context = context
+    init(loop: EventLoop) {
+        self.loop = loop
     }
+
+    /// Whether any topic of this loop has messages waiting for the end of the iteration.
+    var hasPendingBatches: Bool { !dirty.isEmpty }
 
     var topicCount: Int { topics.count }
 
@@ -53,6 +62,14 @@ final class TopicRegistry {
         installFlushHook()
     }
 
+    /// Hands `socket` the batched messages of its topics before something is sent to it
+    /// directly, so that they do not arrive after it.
+    func deliverPending(to socket: WebSocket) {
+        for topic in socket.subscriptions where topic.hasPendingBatch {
+            topic.deliverEarly(to: socket)
+        }
+    }
+
     private func dropIfUnused(_ topic: Topic) {
         if topic.isEmpty, !topic.hasPendingBatch, topics[topic.name] === topic {
             topics[topic.name] = nil
@@ -63,7 +80,7 @@ final class TopicRegistry {
         guard !flushHookInstalled else { return }
         flushHookInstalled = true
         // Held by the loop until it shuts down.
-        context.loop.addFlushHook { self.flush() }
+        loop.addFlushHook { self.flush() }
     }
 
     /// Sends each dirty topic's batch to its subscribers: one write per subscriber per topic.
@@ -72,13 +89,7 @@ final class TopicRegistry {
         let flushing = dirty
         dirty.removeAll(keepingCapacity: true)
         for topic in flushing {
-            // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
-            let subscribers = topic.subscribers
-            topic.takeBatch { bytes, messageCount in
-                for socket in subscribers {
-                    socket.sendBatch(bytes, messageCount: messageCount)
-                }
-            }
+            topic.flushBatch()
             dropIfUnused(topic)
         }
     }
