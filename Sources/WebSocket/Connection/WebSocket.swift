@@ -46,8 +46,6 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var closeCode: CloseCode?
     /// What only some connections need, kept out of line so idle ones stay small.
     private var extras: ConnectionExtras?
-    /// Topics this connection is subscribed to, so that closing unsubscribes it.
-    var subscriptions: [Topic] = []
 
     public init(context: WebSocketContext) {
         self.context = context
@@ -191,11 +189,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// from any loop of the same server). Closing the connection unsubscribes it.
     public func subscribe(_ topic: String) {
         precondition(context.role == .server, "topics are for server connections")
-        context.topics.subscribe(self, to: topic)
+        context.subscribe(self, to: topic)
     }
 
     public func unsubscribe(_ topic: String) {
-        context.topics.unsubscribe(self, from: topic)
+        context.unsubscribe(self, from: topic)
     }
 
     /// Publishes a message to every subscriber of `topic`, on every loop of the server.
@@ -459,7 +457,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         phase = .closed
         setTimer(afterMilliseconds: nil)
         if !parsing { parser.releaseBuffers() }
-        if !subscriptions.isEmpty { context.topics.unsubscribeAll(self) }
+        context.unsubscribeAll(self)
         if wasOpen { context.statistics.connectionsClosed += 1 }
         if closeCode == nil, case .error(let code) = reason {
             closeReason = SystemError("socket", code: code).description

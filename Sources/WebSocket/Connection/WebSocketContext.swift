@@ -33,7 +33,7 @@ public struct WebSocketStatistics: Sendable {
 }
 
 /// What the WebSocket connections of one loop share: the loop, the configuration, their
-/// counters and their topics. Create one per loop (a `WebSocketServer` makes its own).
+/// counters, their topics and the broker that links those to other loops. Create one per loop (a `WebSocketServer` makes its own).
 /// Confined to its loop's thread.
 public final class WebSocketContext: @unchecked Sendable {
     public let loop: EventLoop
@@ -48,14 +48,18 @@ public final class WebSocketContext: @unchecked Sendable {
     public internal(set) var statistics = WebSocketStatistics()
     /// This loop's topics and their subscribers.
     let topics: TopicRegistry
-    /// The contexts of the same server on other loops, which publishes are forwarded to.
-    /// Weak: the contexts would otherwise keep each other (and their loops) alive forever.
-    var peers: [WeakContext] = []
+    /// Carries publishes to the subscribers on other loops (or processes); nil when the
+    /// topics of this loop are all there is.
+    public let broker: (any Broker)?
     @exclusivity(unchecked)
     private var maskKeys: MaskKeyGenerator
 
-    public init(loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(), logger: Logger = Logger(label: "pushwave.websocket")) {
+    public init(
+        loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        logger: Logger = Logger(label: "pushwave.websocket"), broker: (any Broker)? = nil
+    ) {
         self.loop = loop
+        self.broker = broker
         self.role = role
         self.configuration = configuration
         self.logger = logger
@@ -63,17 +67,30 @@ public final class WebSocketContext: @unchecked Sendable {
         maskKeys = MaskKeyGenerator()
     }
 
-    /// Publishes to the subscribers of `topic` on this loop now, and on the other loops of
-    /// the same server through their task queues. Call on this context's loop.
+    /// Publishes to the subscribers of `topic` on this loop now, and through the broker to
+    /// those elsewhere. Call on this context's loop.
     public func publish(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
         topics.publish(topic, payload, kind: kind)
-        guard !peers.isEmpty else { return }
-        let bytes = Array(payload)
-        for case let peer? in peers.map(\.context) {
-            peer.loop.execute {
-                bytes.withUnsafeBytes { peer.topics.publish(topic, $0, kind: kind) }
-            }
-        }
+        broker?.publish(topic, payload, kind: kind, from: self)
+    }
+
+    /// Hands a message that came through the broker to this loop's subscribers of `topic`
+    /// (and to no one else). Call on this context's loop.
+    public func deliver(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
+        topics.publish(topic, payload, kind: kind)
+    }
+
+    func subscribe(_ socket: WebSocket, to topic: String) {
+        if topics.subscribe(socket, to: topic) { broker?.subscribe(self, to: topic) }
+    }
+
+    func unsubscribe(_ socket: WebSocket, from topic: String) {
+        if topics.unsubscribe(socket, from: topic) { broker?.unsubscribe(self, from: topic) }
+    }
+
+    /// Unsubscribes a closing connection from everything.
+    func unsubscribeAll(_ socket: WebSocket) {
+        topics.unsubscribeAll(socket) { broker?.unsubscribe(self, from: $0) }
     }
 
     /// Subscribers of `topic` on this loop.
@@ -84,11 +101,6 @@ public final class WebSocketContext: @unchecked Sendable {
     func nextMaskKey() -> UInt32 {
         maskKeys.next()
     }
-}
-
-/// A context referred to without keeping it alive.
-struct WeakContext {
-    weak var context: WebSocketContext?
 }
 
 /// Masking keys for client frames. RFC 6455 §5.3 wants them unpredictable to whoever
