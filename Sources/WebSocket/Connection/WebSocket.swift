@@ -14,6 +14,9 @@ import Reactor
 /// replies to one read leave in one system call.
 open class WebSocket: TCPConnection, @unchecked Sendable {
     enum Phase {
+        /// Created and not yet in use: a client before `connect`, a server connection before
+        /// the handshake hands it the socket.
+        case idle
         /// Client only: TCP connect and HTTP upgrade in progress.
         case handshaking(ClientUpgrade)
         case open
@@ -28,7 +31,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     // the loop's thread and never by overlapping accesses, so the runtime's dynamic
     // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
     @exclusivity(unchecked)
-    var phase = Phase.closed
+    var phase = Phase.idle
     @exclusivity(unchecked)
     private var parser: FrameParser
     /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
@@ -114,12 +117,18 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         return payload.withUnsafeBytes { sendFrame(.ping, $0) }
     }
 
+    /// Whether data may be sent: the connection is open, and so is its TCP connection (which
+    /// can be on its way out, e.g. closing after the peer's FIN, before `closed` is called).
+    final var canSend: Bool {
+        if case .open = phase { isOpen } else { false }
+    }
+
     /// Sends one frame: header and payload written back to back (masked for a client).
     func sendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendStatus {
-        guard case .open = phase, isOpen else { return .closed }
+        guard canSend else { return .closed }
         if context.topics.hasPendingBatches {
             context.topics.deliverPending(to: self)
-            guard case .open = phase, isOpen else { return .closed }
+            guard canSend else { return .closed }
         }
         // Refused only when the queue is already at its limit, so one message larger than the
         // limit still goes out: the memory bound is the limit plus one message.
@@ -160,7 +169,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Writes a batch of frames published to a topic this connection subscribes to.
     func sendBatch(_ frames: UnsafeRawBufferPointer, messageCount: Int) {
-        guard case .open = phase, isOpen else { return }
+        guard canSend else { return }
         if bufferedAmount >= context.configuration.maxBufferedAmount {
             _ = refuseForBackpressure(messageCount: messageCount)
             return
@@ -222,15 +231,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
                 context.topics.deliverPending(to: self)
                 guard case .open = phase else { return }  // closed as a slow consumer
             }
-            sendCloseFrame(code: code, reason: reason)
-            closeCode = code
-            closeReason = reason
-            phase = .closing
-            startCloseTimer()
+            beginClosing(code: code, reason: reason)
         case .handshaking:
             phase = .closed
             closeTransport()
-        case .closing, .closed:
+        case .idle, .closing, .closed:
             return
         }
     }
@@ -242,12 +247,17 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             if case .closing = phase { closeTransport() }
             return
         }
+        beginClosing(code: code, reason: reason)  // the timer: in case the peer never reads what is queued
+        closeTransport()
+    }
+
+    /// Sends our close frame and waits, at most the close timeout, for the peer's answer.
+    private func beginClosing(code: CloseCode, reason: String) {
         sendCloseFrame(code: code, reason: reason)
         closeCode = code
         closeReason = reason
         phase = .closing
-        startCloseTimer()  // in case the peer never reads what is queued
-        closeTransport()
+        startCloseTimer()
     }
 
     private func sendCloseFrame(code: CloseCode?, reason: String) {
@@ -281,7 +291,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .closing:
             // The peer never finished the closing handshake (or never read our close): give up.
             reset()
-        case .closed:
+        case .idle, .closed:
             break
         }
     }
@@ -332,7 +342,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var keepsParsing: Bool {
         switch phase {
         case .open, .closing: isOpen
-        case .handshaking, .closed: false
+        case .idle, .handshaking, .closed: false
         }
     }
 
@@ -366,7 +376,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             finishClosingHandshake()
         case .closing:
             finishClosingHandshake()
-        case .handshaking, .closed:
+        case .idle, .handshaking, .closed:
             break
         }
         return false
@@ -382,7 +392,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         subprotocols: [String] = [], headers: [(name: String, value: String)] = []
     ) throws {
         precondition(context.role == .client, "connect needs a client context")
-        guard case .closed = phase else { preconditionFailure("connect on a connection already in use") }
+        guard case .idle = phase else { preconditionFailure("connect on a connection already in use") }
         let upgrade = ClientUpgrade(
             url: url, subprotocols: subprotocols, headers: headers,
             maxHeaderBytes: context.configuration.maxRequestHeadBytes)
@@ -423,10 +433,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         switch phase {
         case .handshaking(let upgrade):
             upgrade.request.withUnsafeBytes { write($0) }
-        case .closed:
+        case .idle:
             // Server side: the upgrade response is already on its way.
             opened()
-        case .open, .closing:
+        case .open, .closing, .closed:
             break
         }
     }
@@ -452,7 +462,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         let wasOpen: Bool
         switch phase {
         case .open, .closing: wasOpen = true
-        case .handshaking, .closed: wasOpen = false
+        case .idle, .handshaking, .closed: wasOpen = false
         }
         phase = .closed
         setTimer(afterMilliseconds: nil)
