@@ -48,7 +48,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// The close code `didClose` reports; nil means no close frame (1006).
     private var closeCode: CloseCode?
     /// What only some connections need, kept out of line so idle ones stay small.
-    private var extras: ConnectionExtras?
+    var extras: ConnectionExtras?
 
     public init(context: WebSocketContext) {
         self.context = context
@@ -275,7 +275,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     }
 
     /// Replaces the connection's timer.
-    private func setTimer(afterMilliseconds milliseconds: Int64?) {
+    func setTimer(afterMilliseconds milliseconds: Int64?) {
         if let timer { loop.cancel(timer) }
         timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
     }
@@ -382,57 +382,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         return false
     }
 
-    // MARK: Client
-
-    /// Opens a client connection: TCP connect, then the HTTP upgrade. `didOpen()` follows, or
-    /// `didClose(code: .abnormalClosure, ...)` when either fails. `localAddress` picks the
-    /// source address (to spread many connections over several local addresses).
-    public func connect(
-        to url: WebSocketURL, from localAddress: SocketAddress? = nil,
-        subprotocols: [String] = [], headers: [(name: String, value: String)] = []
-    ) throws {
-        precondition(context.role == .client, "connect needs a client context")
-        guard case .idle = phase else { preconditionFailure("connect on a connection already in use") }
-        let upgrade = ClientUpgrade(
-            url: url, subprotocols: subprotocols, headers: headers,
-            maxHeaderBytes: context.configuration.maxRequestHeadBytes)
-        try connect(to: url.socketAddress(), from: localAddress)
-        phase = .handshaking(upgrade)
-        setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)
-    }
-
-    /// The subprotocol the server chose, once open (client side).
-    public var subprotocol: String? { extras?.subprotocol }
-
-    private func receiveHandshake(_ upgrade: ClientUpgrade, _ bytes: UnsafeMutableRawBufferPointer) {
-        switch upgrade.parser.parse(UnsafeRawBufferPointer(bytes)) {
-        case .needMore:
-            return
-        case .failed(let status):
-            closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
-            closeTransport()
-        case .complete(let head, let consumed):
-            switch ClientHandshake.validate(head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols) {
-            case .failure(let error):
-                closeReason = "handshake refused: \(error)"
-                closeTransport()
-            case .success(let subprotocol):
-                if let subprotocol { extrasForWriting.subprotocol = subprotocol }
-                opened()
-                // Frames that came in the same read as the response.
-                if consumed < bytes.count, case .open = phase {
-                    parseFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
-                }
-            }
-        }
-    }
-
     // MARK: TCP events
 
     public final override func connected() {
         switch phase {
         case .handshaking(let upgrade):
-            upgrade.request.withUnsafeBytes { write($0) }
+            sendUpgradeRequest(upgrade)
         case .idle:
             // Server side: the upgrade response is already on its way.
             opened()
@@ -515,12 +470,12 @@ final class ConnectionExtras {
 
 extension WebSocket {
     /// The reason `didClose` reports (ours, or the peer's).
-    fileprivate var closeReason: String {
+    var closeReason: String {
         get { extras?.closeReason ?? "" }
         set { extrasForWriting.closeReason = newValue }
     }
 
-    fileprivate var extrasForWriting: ConnectionExtras {
+    var extrasForWriting: ConnectionExtras {
         if let extras { return extras }
         let created = ConnectionExtras()
         extras = created
