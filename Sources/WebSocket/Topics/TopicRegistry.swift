@@ -20,6 +20,7 @@ final class TopicRegistry {
     /// entry (and pay nothing).
     private var memberships: [ObjectIdentifier: [Topic]] = [:]
     /// Topics with a batch waiting for the flush. Checked on every direct send.
+    // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
     private var dirty: [Topic] = []
     private var flushHookInstalled = false
