@@ -77,7 +77,7 @@ final class EchoSocket: GeneratorSocket, @unchecked Sendable {
             Hex.store(base | sendSequence, at: payload.baseAddress.unsafelyUnwrapped, count: worker.headerSize)
         }
         switch send(UnsafeRawBufferPointer(payload), kind: worker.kind) {
-        case .sent, .buffered:
+        case .sent:
             sendSequence &+= 1
             inFlight.push(intended)
         case .dropped:

@@ -424,7 +424,7 @@ final class LoopWorker: @unchecked Sendable {
                 Hex.store(UInt64(bitPattern: intended), at: payloadStart + 16)
                 if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
                 switch publisher.send(UnsafeRawBufferPointer(payload), kind: kind) {
-                case .sent, .buffered: published += 1
+                case .sent: published += 1
                 case .dropped: count(.sendDropped)
                 case .closed: break
                 }

@@ -51,8 +51,8 @@ import Testing
     }
 
     @Test func closePayloadsCarryTheCodeBigEndian() {
-        #expect(FrameEncoder.closePayload(code: .normalClosure, reason: "") == [0x03, 0xE8])
-        #expect(FrameEncoder.closePayload(code: CloseCode(4321), reason: "bye") == [0x10, 0xE1] + Array("bye".utf8))
+        #expect(closePayload(code: .normalClosure, reason: "") == [0x03, 0xE8])
+        #expect(closePayload(code: CloseCode(4321), reason: "bye") == [0x10, 0xE1] + Array("bye".utf8))
     }
 
     @Test func longReasonsAreCutOnACharacterBoundary() {
@@ -64,7 +64,7 @@ import Testing
             (String(repeating: "😀", count: 40), 120),
             (String(repeating: "b", count: 123), 123),
         ] {
-            let payload = FrameEncoder.closePayload(code: .goingAway, reason: reason)
+            let payload = closePayload(code: .goingAway, reason: reason)
             #expect(payload.count == 2 + expectedLength)
             let cutReason = Array(payload[2...])
             #expect(String(validating: cutReason, as: UTF8.self) != nil)
@@ -74,11 +74,18 @@ import Testing
         }
     }
 
-    @Test func writeClosePayloadWritesIntoTheGivenMemory() {
-        var bytes = [UInt8](repeating: 0, count: FrameEncoder.maxClosePayloadSize)
+    @Test func closePayloadWritesIntoTheGivenMemory() {
+        var bytes = [UInt8](repeating: 0, count: 2 + ClosePayload.maxReasonLength)
         let written = bytes.withUnsafeMutableBytes {
-            FrameEncoder.writeClosePayload(into: $0.baseAddress!, code: .policyViolation, reason: "no")
+            ClosePayload.write(into: $0.baseAddress!, code: .policyViolation, reason: "no")
         }
         #expect(Array(bytes[..<written]) == [0x03, 0xF0, 0x6E, 0x6F])
     }
+}
+
+/// A close payload as an array.
+private func closePayload(code: CloseCode, reason: String) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: 2 + ClosePayload.maxReasonLength)
+    let written = bytes.withUnsafeMutableBytes { ClosePayload.write(into: $0.baseAddress!, code: code, reason: reason) }
+    return Array(bytes[..<written])
 }

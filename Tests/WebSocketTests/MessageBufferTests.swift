@@ -62,16 +62,6 @@ import Testing
         buffer.deallocate()
     }
 
-    @Test func removeAllKeepsOrFreesTheMemory() {
-        var buffer = MessageBuffer()
-        [UInt8](repeating: 1, count: 10).withUnsafeBytes { buffer.append($0, limit: 1000) }
-        buffer.removeAll(keepingCapacity: true)
-        #expect(buffer.count == 0)
-        #expect(buffer.capacity == 256)
-        buffer.removeAll(keepingCapacity: false)
-        #expect(buffer.capacity == 0)
-    }
-
     @Test func deallocateLeavesNothingAndTheBufferIsReusable() {
         var buffer = MessageBuffer()
         [UInt8](repeating: 1, count: 10).withUnsafeBytes { buffer.append($0, limit: 1000) }

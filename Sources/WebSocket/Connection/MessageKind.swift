@@ -8,10 +8,10 @@ public enum MessageKind: Sendable {
 
 /// What became of a message given to `send`.
 public enum SendStatus: Sendable, Equatable {
-    /// The kernel took all of it (or it is corked with this connection's other output).
+    /// It is on its way: taken by the kernel, corked with this connection's other output, or
+    /// (the part the kernel did not take) queued in the send buffer, which `bufferedAmount`
+    /// counts.
     case sent
-    /// Part of it waits in the connection's send buffer.
-    case buffered
     /// It would have pushed the send buffer past its limit and was not sent
     /// (slow-consumer policy `.dropMessages`).
     case dropped

@@ -14,6 +14,9 @@ import Reactor
 /// replies to one read leave in one system call.
 open class WebSocket: TCPConnection, @unchecked Sendable {
     enum Phase {
+        /// Created and not yet in use: a client before `connect`, a server connection before
+        /// the handshake hands it the socket.
+        case idle
         /// Client only: TCP connect and HTTP upgrade in progress.
         case handshaking(ClientUpgrade)
         case open
@@ -24,11 +27,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// The shared settings, counters and topics of this connection's group.
     public let context: WebSocketContext
-    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
-    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
-    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
-    var phase = Phase.closed
+    var phase = Phase.idle
     @exclusivity(unchecked)
     private var parser: FrameParser
     /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
@@ -45,9 +46,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// The close code `didClose` reports; nil means no close frame (1006).
     private var closeCode: CloseCode?
     /// What only some connections need, kept out of line so idle ones stay small.
-    private var extras: ConnectionExtras?
-    /// Topics this connection is subscribed to, so that closing unsubscribes it.
-    var subscriptions: [Topic] = []
+    var extras: ConnectionExtras?
 
     public init(context: WebSocketContext) {
         self.context = context
@@ -79,6 +78,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Sends a message. Returns `.dropped` when the connection's send buffer is full and the
     /// slow-consumer policy drops messages, `.closed` when the connection is closing.
+    ///
+    /// Order: the connection's output leaves in the order it was issued on its loop. Messages
+    /// published to its topics wait for the end of the loop iteration (to be written together),
+    /// except when a `send` (or `close`) to this connection comes after them: they are then
+    /// written first. A publish from another loop, or from `WebSocketServer.publish`, counts
+    /// as issued when it reaches this connection's loop.
     @discardableResult
     public func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind) -> SendStatus {
         sendFrame(kind.opcode, payload)
@@ -110,9 +115,19 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         return payload.withUnsafeBytes { sendFrame(.ping, $0) }
     }
 
+    /// Whether data may be sent: the connection is open, and so is its TCP connection (which
+    /// can be on its way out, e.g. closing after the peer's FIN, before `closed` is called).
+    final var canSend: Bool {
+        if case .open = phase { isOpen } else { false }
+    }
+
     /// Sends one frame: header and payload written back to back (masked for a client).
     func sendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendStatus {
-        guard case .open = phase, isOpen else { return .closed }
+        guard canSend else { return .closed }
+        if context.topics.hasPendingBatches {
+            context.topics.deliverPending(to: self)
+            guard canSend else { return .closed }
+        }
         // Refused only when the queue is already at its limit, so one message larger than the
         // limit still goes out: the memory bound is the limit plus one message.
         if bufferedAmount >= context.configuration.maxBufferedAmount {
@@ -152,7 +167,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Writes a batch of frames published to a topic this connection subscribes to.
     func sendBatch(_ frames: UnsafeRawBufferPointer, messageCount: Int) {
-        guard case .open = phase, isOpen else { return }
+        guard canSend else { return }
         if bufferedAmount >= context.configuration.maxBufferedAmount {
             _ = refuseForBackpressure(messageCount: messageCount)
             return
@@ -181,14 +196,18 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// from any loop of the same server). Closing the connection unsubscribes it.
     public func subscribe(_ topic: String) {
         precondition(context.role == .server, "topics are for server connections")
-        context.topics.subscribe(self, to: topic)
+        context.subscribe(self, to: topic)
     }
 
     public func unsubscribe(_ topic: String) {
-        context.topics.unsubscribe(self, from: topic)
+        context.unsubscribe(self, from: topic)
     }
 
     /// Publishes a message to every subscriber of `topic`, on every loop of the server.
+    ///
+    /// Subscribers on this loop get it before anything sent to them afterwards (see
+    /// `send(_:kind:)`); on other loops it arrives when their task queue runs, so it is
+    /// ordered only with what is issued there after that.
     public func publish(_ topic: String, _ message: RawSpan, kind: MessageKind) {
         message.withUnsafeBytes { context.publish(topic, $0, kind: kind) }
     }
@@ -205,15 +224,16 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     public func close(code: CloseCode, reason: String) {
         switch phase {
         case .open:
-            sendCloseFrame(code: code, reason: reason)
-            closeCode = code
-            closeReason = reason
-            phase = .closing
-            startCloseTimer()
+            // What was published to this connection before the close goes out before it.
+            if context.topics.hasPendingBatches {
+                context.topics.deliverPending(to: self)
+                guard case .open = phase else { return }  // closed as a slow consumer
+            }
+            beginClosing(code: code, reason: reason)
         case .handshaking:
             phase = .closed
             closeTransport()
-        case .closing, .closed:
+        case .idle, .closing, .closed:
             return
         }
     }
@@ -225,12 +245,17 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             if case .closing = phase { closeTransport() }
             return
         }
+        beginClosing(code: code, reason: reason)  // the timer: in case the peer never reads what is queued
+        closeTransport()
+    }
+
+    /// Sends our close frame and waits, at most the close timeout, for the peer's answer.
+    private func beginClosing(code: CloseCode, reason: String) {
         sendCloseFrame(code: code, reason: reason)
         closeCode = code
         closeReason = reason
         phase = .closing
-        startCloseTimer()  // in case the peer never reads what is queued
-        closeTransport()
+        startCloseTimer()
     }
 
     private func sendCloseFrame(code: CloseCode?, reason: String) {
@@ -248,7 +273,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     }
 
     /// Replaces the connection's timer.
-    private func setTimer(afterMilliseconds milliseconds: Int64?) {
+    func setTimer(afterMilliseconds milliseconds: Int64?) {
         if let timer { loop.cancel(timer) }
         timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
     }
@@ -264,7 +289,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .closing:
             // The peer never finished the closing handshake (or never read our close): give up.
             reset()
-        case .closed:
+        case .idle, .closed:
             break
         }
     }
@@ -315,7 +340,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var keepsParsing: Bool {
         switch phase {
         case .open, .closing: isOpen
-        case .handshaking, .closed: false
+        case .idle, .handshaking, .closed: false
         }
     }
 
@@ -349,55 +374,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             finishClosingHandshake()
         case .closing:
             finishClosingHandshake()
-        case .handshaking, .closed:
+        case .idle, .handshaking, .closed:
             break
         }
         return false
-    }
-
-    // MARK: Client
-
-    /// Opens a client connection: TCP connect, then the HTTP upgrade. `didOpen()` follows, or
-    /// `didClose(code: .abnormalClosure, ...)` when either fails. `localAddress` picks the
-    /// source address (to spread many connections over several local addresses).
-    public func connect(
-        to url: WebSocketURL, from localAddress: SocketAddress? = nil,
-        subprotocols: [String] = [], headers: [(name: String, value: String)] = []
-    ) throws {
-        precondition(context.role == .client, "connect needs a client context")
-        guard case .closed = phase else { preconditionFailure("connect on a connection already in use") }
-        let upgrade = ClientUpgrade(
-            url: url, subprotocols: subprotocols, headers: headers,
-            maxHeaderBytes: context.configuration.maxRequestHeadBytes)
-        try connect(to: url.socketAddress(), from: localAddress)
-        phase = .handshaking(upgrade)
-        setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)
-    }
-
-    /// The subprotocol the server chose, once open (client side).
-    public var subprotocol: String? { extras?.subprotocol }
-
-    private func receiveHandshake(_ upgrade: ClientUpgrade, _ bytes: UnsafeMutableRawBufferPointer) {
-        switch upgrade.parser.parse(UnsafeRawBufferPointer(bytes)) {
-        case .needMore:
-            return
-        case .failed(let status):
-            closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
-            closeTransport()
-        case .complete(let head, let consumed):
-            switch ClientHandshake.validate(head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols) {
-            case .failure(let error):
-                closeReason = "handshake refused: \(error)"
-                closeTransport()
-            case .success(let subprotocol):
-                if let subprotocol { extrasForWriting.subprotocol = subprotocol }
-                opened()
-                // Frames that came in the same read as the response.
-                if consumed < bytes.count, case .open = phase {
-                    parseFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
-                }
-            }
-        }
     }
 
     // MARK: TCP events
@@ -405,11 +385,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     public final override func connected() {
         switch phase {
         case .handshaking(let upgrade):
-            upgrade.request.withUnsafeBytes { write($0) }
-        case .closed:
+            sendUpgradeRequest(upgrade)
+        case .idle:
             // Server side: the upgrade response is already on its way.
             opened()
-        case .open, .closing:
+        case .open, .closing, .closed:
             break
         }
     }
@@ -435,12 +415,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         let wasOpen: Bool
         switch phase {
         case .open, .closing: wasOpen = true
-        case .handshaking, .closed: wasOpen = false
+        case .idle, .handshaking, .closed: wasOpen = false
         }
         phase = .closed
         setTimer(afterMilliseconds: nil)
         if !parsing { parser.releaseBuffers() }
-        if !subscriptions.isEmpty { context.topics.unsubscribeAll(self) }
+        context.unsubscribeAll(self)
         if wasOpen { context.statistics.connectionsClosed += 1 }
         if closeCode == nil, case .error(let code) = reason {
             closeReason = SystemError("socket", code: code).description
@@ -488,12 +468,12 @@ final class ConnectionExtras {
 
 extension WebSocket {
     /// The reason `didClose` reports (ours, or the peer's).
-    fileprivate var closeReason: String {
+    var closeReason: String {
         get { extras?.closeReason ?? "" }
         set { extrasForWriting.closeReason = newValue }
     }
 
-    fileprivate var extrasForWriting: ConnectionExtras {
+    var extrasForWriting: ConnectionExtras {
         if let extras { return extras }
         let created = ConnectionExtras()
         extras = created

@@ -13,7 +13,8 @@ public struct WebSocketStatistics: Sendable {
     public var messagesDropped = 0
     /// Connections closed because their send buffer was full (`.close`).
     public var slowConsumersClosed = 0
-    /// Connections failed for breaking the protocol, by close code sent.
+    /// Connections failed for breaking the protocol, whatever the close code (the debug log
+    /// line of each failure gives the error and the code).
     public var protocolErrors = 0
 
     public init() {}
@@ -33,7 +34,7 @@ public struct WebSocketStatistics: Sendable {
 }
 
 /// What the WebSocket connections of one loop share: the loop, the configuration, their
-/// counters and their topics. Create one per loop (a `WebSocketServer` makes its own).
+/// counters, their topics and the broker that links those to other loops. Create one per loop (a `WebSocketServer` makes its own).
 /// Confined to its loop's thread.
 public final class WebSocketContext: @unchecked Sendable {
     public let loop: EventLoop
@@ -41,38 +42,54 @@ public final class WebSocketContext: @unchecked Sendable {
     public let configuration: WebSocketConfiguration
     public let logger: Logger
     /// Counters, updated by the connections as they go.
-    // Properties used on every message are `@exclusivity(unchecked)`: they are touched only on
-    // the loop's thread and never by overlapping accesses, so the runtime's dynamic
-    // exclusivity checks (measured at a fifth of the CPU per echoed message) buy nothing.
+    // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
     public internal(set) var statistics = WebSocketStatistics()
     /// This loop's topics and their subscribers.
-    private(set) lazy var topics = TopicRegistry(context: self)
-    /// The contexts of the same server on other loops, which publishes are forwarded to.
-    /// Weak: the contexts would otherwise keep each other (and their loops) alive forever.
-    var peers: [WeakContext] = []
+    let topics: TopicRegistry
+    /// Carries publishes to the subscribers on other loops (or processes); nil when the
+    /// topics of this loop are all there is.
+    public let broker: (any Broker)?
     @exclusivity(unchecked)
     private var maskKeys: MaskKeyGenerator
 
-    public init(loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(), logger: Logger = Logger(label: "pushwave.websocket")) {
+    public init(
+        loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        logger: Logger = Logger(label: "pushwave.websocket"), broker: (any Broker)? = nil
+    ) {
         self.loop = loop
+        self.broker = broker
         self.role = role
         self.configuration = configuration
         self.logger = logger
+        topics = TopicRegistry(loop: loop)
         maskKeys = MaskKeyGenerator()
     }
 
-    /// Publishes to the subscribers of `topic` on this loop now, and on the other loops of
-    /// the same server through their task queues. Call on this context's loop.
+    /// Publishes to the subscribers of `topic` on this loop now, and through the broker to
+    /// those elsewhere. Call on this context's loop.
     public func publish(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
         topics.publish(topic, payload, kind: kind)
-        guard !peers.isEmpty else { return }
-        let bytes = Array(payload)
-        for case let peer? in peers.map(\.context) {
-            peer.loop.execute {
-                bytes.withUnsafeBytes { peer.topics.publish(topic, $0, kind: kind) }
-            }
-        }
+        broker?.publish(topic, payload, kind: kind, from: self)
+    }
+
+    /// Hands a message that came through the broker to this loop's subscribers of `topic`
+    /// (and to no one else). Call on this context's loop.
+    public func deliver(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
+        topics.publish(topic, payload, kind: kind)
+    }
+
+    func subscribe(_ socket: WebSocket, to topic: String) {
+        if topics.subscribe(socket, to: topic) { broker?.subscribe(self, to: topic) }
+    }
+
+    func unsubscribe(_ socket: WebSocket, from topic: String) {
+        if topics.unsubscribe(socket, from: topic) { broker?.unsubscribe(self, from: topic) }
+    }
+
+    /// Unsubscribes a closing connection from everything.
+    func unsubscribeAll(_ socket: WebSocket) {
+        topics.unsubscribeAll(socket) { broker?.unsubscribe(self, from: $0) }
     }
 
     /// Subscribers of `topic` on this loop.
@@ -85,13 +102,8 @@ public final class WebSocketContext: @unchecked Sendable {
     }
 }
 
-/// A context referred to without keeping it alive.
-struct WeakContext {
-    weak var context: WebSocketContext?
-}
-
 /// Masking keys for client frames. RFC 6455 §5.3 wants them unpredictable to whoever
-/// controls the payload; a xoshiro-style generator seeded from the system's entropy gives
+/// controls the payload; an xorshift128+ generator seeded from the system's entropy gives
 /// that without a system call per frame (the system generator costs one on Linux).
 struct MaskKeyGenerator {
     private var state: (UInt64, UInt64)

@@ -7,9 +7,6 @@ public enum FrameEncoder {
     /// The largest header: 2 bytes, an 8-byte length and a 4-byte masking key.
     public static let maxHeaderSize = 14
 
-    /// The largest close payload: a 2-byte code and a 123-byte reason.
-    static let maxClosePayloadSize = 125
-
     /// How many bytes the header of a frame with this payload length takes.
     public static func headerSize(payloadLength: Int, masked: Bool) -> Int {
         let lengthFieldSize = payloadLength <= 125 ? 0 : (payloadLength <= 0xFFFF ? 2 : 8)
@@ -65,20 +62,5 @@ public enum FrameEncoder {
             payloadStart.copyMemory(from: source, byteCount: payload.count)
         }
         return headerLength + payload.count
-    }
-
-    /// Writes a close payload: `code`, then `reason` cut to 123 bytes on a
-    /// character boundary. `destination` must have room for
-    /// ``maxClosePayloadSize`` bytes. Returns the number of bytes written.
-    static func writeClosePayload(into destination: UnsafeMutableRawPointer, code: CloseCode, reason: String) -> Int {
-        ClosePayload.write(into: destination, code: code, reason: reason)
-    }
-
-    /// A close payload as an array, for the rare close path where allocating is fine.
-    static func closePayload(code: CloseCode, reason: String) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: maxClosePayloadSize) { bytes, initializedCount in
-            guard let base = bytes.baseAddress else { return }
-            initializedCount = ClosePayload.write(into: UnsafeMutableRawPointer(base), code: code, reason: reason)
-        }
     }
 }

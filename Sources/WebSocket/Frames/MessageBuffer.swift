@@ -61,15 +61,6 @@ struct MessageBuffer {
         storedCount = UInt32(newCount)
     }
 
-    /// Empties the buffer, freeing its memory unless `keepingCapacity`.
-    mutating func removeAll(keepingCapacity: Bool) {
-        if keepingCapacity {
-            storedCount = 0
-        } else {
-            deallocate()
-        }
-    }
-
     /// Frees the memory; the buffer is then empty and owns nothing.
     mutating func deallocate() {
         storage?.deallocate()

@@ -53,6 +53,11 @@ final class HandshakeConnection: TCPConnection, @unchecked Sendable {
     }
 
     private func route(_ head: HTTPRequestHead, pendingInput: UnsafeMutableRawBufferPointer) {
+        // The drain may have started while this head was still arriving.
+        guard !endpoint.isDraining else {
+            refuse(503, "server shutting down")
+            return
+        }
         switch endpoint.router(ServerRequest(head: head, context: endpoint.context)) {
         case .http(let status, let headers, let body):
             write(HTTPResponse.make(status: status, headers: headers, body: body))

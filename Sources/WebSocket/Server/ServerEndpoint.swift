@@ -40,14 +40,16 @@ final class ServerEndpoint: @unchecked Sendable {
             metadata: ["status": "\(status)", "reason": "\(message)", "similar_since_last_log": "\(suppressed)"])
     }
 
-    /// Stops accepting, refuses further upgrades with 503, and closes every open WebSocket
-    /// with 1001.
+    /// Stops accepting, refuses further upgrades with 503, and closes with 1001 every open
+    /// WebSocket this server accepted. Other connections on the loop (another server's, the
+    /// user's own clients) are left alone: they belong to other contexts.
     func drain() {
         isDraining = true
         listener?.close()
         listener = nil
+        let context = context
         context.loop.forEachRegistration { selectable in
-            if let socket = selectable as? WebSocket {
+            if let socket = selectable as? WebSocket, socket.context === context {
                 socket.close(code: .goingAway, reason: "server shutting down")
             }
         }

@@ -19,19 +19,24 @@ import Synchronization
 /// ```
 ///
 /// With several loops each gets its own `SO_REUSEPORT` listener and context; publishing to
-/// a topic reaches the subscribers on every loop.
+/// a topic reaches the subscribers on every loop through the server's `broker`.
 public final class WebSocketServer: Sendable {
     public let configuration: WebSocketConfiguration
+    /// Carries publishes between the server's loops (`LocalBroker` unless given another).
+    public let broker: any Broker
     private let router: @Sendable (ServerRequest) -> ServerResponse
     private let logger: Logger
+    /// The server's presence on each loop: the one list of the loops it runs on.
     private let endpoints = Mutex<[ServerEndpoint]>([])
 
     public init(
         configuration: WebSocketConfiguration = WebSocketConfiguration(),
         logger: Logger = Logger(label: "pushwave.server"),
+        broker: any Broker = LocalBroker(),
         router: @escaping @Sendable (ServerRequest) -> ServerResponse
     ) {
         self.configuration = configuration
+        self.broker = broker
         self.logger = logger
         self.router = router
     }
@@ -50,7 +55,7 @@ public final class WebSocketServer: Sendable {
         var created: [ServerEndpoint] = []
         let perLoop = max(1, maxConnections / loops.count)
         for loop in loops {
-            let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger)
+            let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger, broker: broker)
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
             // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
             let listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
@@ -59,9 +64,6 @@ public final class WebSocketServer: Sendable {
             endpoint.listener = listener
             bound = listener.localAddress
             created.append(endpoint)
-        }
-        for endpoint in created {
-            endpoint.context.peers = created.filter { $0 !== endpoint }.map { WeakContext(context: $0.context) }
         }
         endpoints.withLock { $0 += created }
         return bound
@@ -72,14 +74,9 @@ public final class WebSocketServer: Sendable {
         endpoints.withLock { $0.map(\.context) }
     }
 
-    /// Publishes to `topic` on every loop; safe from any thread.
+    /// Publishes to `topic` on every loop (through the broker); safe from any thread.
     public func publish(_ topic: String, _ payload: [UInt8], kind: MessageKind) {
-        for endpoint in endpoints.withLock({ $0 }) {
-            let context = endpoint.context
-            context.loop.execute {
-                payload.withUnsafeBytes { context.topics.publish(topic, $0, kind: kind) }
-            }
-        }
+        payload.withUnsafeBytes { broker.publish(topic, $0, kind: kind, from: nil) }
     }
 
     /// Begins a graceful shutdown on every loop: listeners close, new upgrades get 503, and

@@ -10,6 +10,9 @@ final class Topic {
     /// Frames (header and payload) published since the last flush.
     private(set) var batch: [UInt8] = []
     private(set) var batchMessageCount = 0
+    /// How much of the batch subscribers got ahead of the flush (see `deliverEarly(to:)`).
+    /// Empty in the common case, where the flush then makes no lookup per subscriber.
+    private var deliveredEarly: [ObjectIdentifier: (bytes: Int, messages: Int)] = [:]
 
     init(name: String) {
         self.name = name
@@ -30,6 +33,7 @@ final class Topic {
     /// Removes a subscriber in O(1), moving the last one into its place.
     func remove(_ socket: WebSocket) -> Bool {
         guard let position = positions.removeValue(forKey: ObjectIdentifier(socket)) else { return false }
+        if !deliveredEarly.isEmpty { deliveredEarly[ObjectIdentifier(socket)] = nil }
         let last = subscribers.removeLast()
         if position < subscribers.count {
             subscribers[position] = last
@@ -51,10 +55,42 @@ final class Topic {
         batchMessageCount += 1
     }
 
-    /// Hands the batch out and starts a new one, keeping its capacity.
-    func takeBatch(_ body: (UnsafeRawBufferPointer, Int) -> Void) {
-        batch.withUnsafeBytes { body($0, batchMessageCount) }
+    /// Sends a subscriber what it has not yet had of the batch, now rather than at the flush:
+    /// a direct send to it follows, and must not overtake what was published before it.
+    func deliverEarly(to socket: WebSocket) {
+        let id = ObjectIdentifier(socket)
+        let already = deliveredEarly[id] ?? (bytes: 0, messages: 0)
+        guard already.messages < batchMessageCount, positions[id] != nil else { return }
+        deliveredEarly[id] = (batch.count, batchMessageCount)
+        batch.withUnsafeBytes { frames in
+            socket.sendBatch(UnsafeRawBufferPointer(rebasing: frames[already.bytes...]), messageCount: batchMessageCount - already.messages)
+        }
+    }
+
+    /// Sends the batch to every subscriber, one write each, and starts a new batch with the
+    /// same capacity.
+    func flushBatch() {
+        // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
+        let subscribers = subscribers
+        let messageCount = batchMessageCount
+        batch.withUnsafeBytes { frames in
+            for socket in subscribers {
+                if deliveredEarly.isEmpty {
+                    socket.sendBatch(frames, messageCount: messageCount)
+                } else {
+                    sendRest(to: socket, frames, messageCount: messageCount)
+                }
+            }
+        }
         batch.removeAll(keepingCapacity: batch.capacity <= 64 * 1024)
         batchMessageCount = 0
+        deliveredEarly.removeAll()
+    }
+
+    /// The part of the batch a subscriber did not get from `deliverEarly(to:)`.
+    private func sendRest(to socket: WebSocket, _ frames: UnsafeRawBufferPointer, messageCount: Int) {
+        let already = deliveredEarly[ObjectIdentifier(socket)] ?? (bytes: 0, messages: 0)
+        guard already.messages < messageCount else { return }
+        socket.sendBatch(UnsafeRawBufferPointer(rebasing: frames[already.bytes...]), messageCount: messageCount - already.messages)
     }
 }

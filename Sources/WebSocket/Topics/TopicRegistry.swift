@@ -1,20 +1,36 @@
 import Reactor
 
-/// The topics of one loop's connections: subscribe, unsubscribe, publish.
+/// The topics of one loop's connections: subscribe, unsubscribe, publish. The one owner of
+/// who subscribes to what on this loop, in both directions (topic to subscribers, and
+/// connection to topics).
 ///
 /// Publishing encodes the frame once into the topic's batch; at the end of the loop
 /// iteration every subscriber gets the whole batch in one write. A subscriber whose send
 /// buffer would pass its limit meets the slow-consumer policy (messages dropped for it, or
 /// it is closed); the publisher and the other subscribers never wait for it.
+///
+/// Order: a direct send to a subscriber that has batched messages waiting first hands it
+/// those (see `deliverPending(to:)`), so a connection's output leaves in the order it was
+/// issued. Only then does that subscriber cost more than one write per iteration.
 final class TopicRegistry {
-    private unowned let context: WebSocketContext
+    private let loop: EventLoop
     private var topics: [String: Topic] = [:]
+    /// The topics of each subscribed connection: for unsubscribing it when it closes, and for
+    /// finding its pending batches before a direct send. Connections without topics have no
+    /// entry (and pay nothing).
+    private var memberships: [ObjectIdentifier: [Topic]] = [:]
+    /// Topics with a batch waiting for the flush. Checked on every direct send.
+    // See `TCPConnection` on `@exclusivity(unchecked)`.
+    @exclusivity(unchecked)
     private var dirty: [Topic] = []
     private var flushHookInstalled = false
 
-    init(context: WebSocketContext) {
-        self.context = context
+    init(loop: EventLoop) {
+        self.loop = loop
     }
+
+    /// Whether any topic of this loop has messages waiting for the end of the iteration.
+    var hasPendingBatches: Bool { !dirty.isEmpty }
 
     var topicCount: Int { topics.count }
 
@@ -22,27 +38,41 @@ final class TopicRegistry {
         topics[name]?.subscribers.count ?? 0
     }
 
-    func subscribe(_ socket: WebSocket, to name: String) {
-        let topic = topics[name] ?? {
-            let topic = Topic(name: name)
-            topics[name] = topic
-            return topic
-        }()
-        if topic.add(socket) { socket.subscriptions.append(topic) }
+    /// Adds `socket` to the subscribers of `name`. True when it is the topic's first
+    /// subscriber on this loop (the broker is then told).
+    func subscribe(_ socket: WebSocket, to name: String) -> Bool {
+        let topic = topics[name] ?? makeTopic(name)
+        guard topic.add(socket) else { return false }
+        memberships[ObjectIdentifier(socket), default: []].append(topic)
+        return topic.subscribers.count == 1
     }
 
-    func unsubscribe(_ socket: WebSocket, from name: String) {
-        guard let topic = topics[name], topic.remove(socket) else { return }
-        socket.subscriptions.removeAll { $0 === topic }
-        dropIfUnused(topic)
+    /// Removes `socket` from the subscribers of `name`. True when it was the last one.
+    func unsubscribe(_ socket: WebSocket, from name: String) -> Bool {
+        guard let topic = topics[name], topic.remove(socket) else { return false }
+        let id = ObjectIdentifier(socket)
+        memberships[id]?.removeAll { $0 === topic }
+        if memberships[id]?.isEmpty == true { memberships[id] = nil }
+        return leave(topic)
     }
 
-    func unsubscribeAll(_ socket: WebSocket) {
-        for topic in socket.subscriptions {
-            _ = topic.remove(socket)
-            dropIfUnused(topic)
+    /// Removes `socket` from all its topics (it is closing); `emptied` gets the name of each
+    /// topic that it was the last subscriber of.
+    func unsubscribeAll(_ socket: WebSocket, emptied: (String) -> Void) {
+        guard !memberships.isEmpty, let subscribed = memberships.removeValue(forKey: ObjectIdentifier(socket)) else { return }
+        for topic in subscribed {
+            guard topic.remove(socket) else { continue }
+            if leave(topic) { emptied(topic.name) }
         }
-        socket.subscriptions.removeAll()
+    }
+
+    /// Hands `socket` the batched messages of its topics before something is sent to it
+    /// directly, so that they do not arrive after it.
+    func deliverPending(to socket: WebSocket) {
+        guard let subscribed = memberships[ObjectIdentifier(socket)] else { return }
+        for topic in subscribed where topic.hasPendingBatch {
+            topic.deliverEarly(to: socket)
+        }
     }
 
     /// Queues a message for every subscriber of `name` on this loop.
@@ -51,6 +81,19 @@ final class TopicRegistry {
         if !topic.hasPendingBatch { dirty.append(topic) }
         topic.append(payload, opcode: kind.opcode)
         installFlushHook()
+    }
+
+    private func makeTopic(_ name: String) -> Topic {
+        let topic = Topic(name: name)
+        topics[name] = topic
+        return topic
+    }
+
+    /// After a removal: drops the topic when nothing uses it any more. True when it has no
+    /// subscriber left on this loop.
+    private func leave(_ topic: Topic) -> Bool {
+        dropIfUnused(topic)
+        return topic.isEmpty
     }
 
     private func dropIfUnused(_ topic: Topic) {
@@ -63,7 +106,7 @@ final class TopicRegistry {
         guard !flushHookInstalled else { return }
         flushHookInstalled = true
         // Held by the loop until it shuts down.
-        context.loop.addFlushHook { self.flush() }
+        loop.addFlushHook { self.flush() }
     }
 
     /// Sends each dirty topic's batch to its subscribers: one write per subscriber per topic.
@@ -72,13 +115,7 @@ final class TopicRegistry {
         let flushing = dirty
         dirty.removeAll(keepingCapacity: true)
         for topic in flushing {
-            // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
-            let subscribers = topic.subscribers
-            topic.takeBatch { bytes, messageCount in
-                for socket in subscribers {
-                    socket.sendBatch(bytes, messageCount: messageCount)
-                }
-            }
+            topic.flushBatch()
             dropIfUnused(topic)
         }
     }

@@ -1,0 +1,55 @@
+import Reactor
+
+/// The client side of a connection: the TCP connect and the HTTP upgrade (RFC 6455 §4.1),
+/// after which the connection works as a server's does.
+extension WebSocket {
+    /// Opens a client connection: TCP connect, then the HTTP upgrade. `didOpen()` follows, or
+    /// `didClose(code: .abnormalClosure, ...)` when either fails. `localAddress` picks the
+    /// source address (to spread many connections over several local addresses).
+    public func connect(
+        to url: WebSocketURL, from localAddress: SocketAddress? = nil,
+        subprotocols: [String] = [], headers: [(name: String, value: String)] = []
+    ) throws {
+        precondition(context.role == .client, "connect needs a client context")
+        guard case .idle = phase else { preconditionFailure("connect on a connection already in use") }
+        let upgrade = ClientUpgrade(
+            url: url, subprotocols: subprotocols, headers: headers,
+            maxHeaderBytes: context.configuration.maxRequestHeadBytes)
+        try connect(to: url.socketAddress(), from: localAddress)
+        phase = .handshaking(upgrade)
+        setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)
+    }
+
+    /// The subprotocol the server chose, once open (client side).
+    public var subprotocol: String? { extras?.subprotocol }
+
+    /// The server's answer to the upgrade request, as it arrives; frames may follow it in
+    /// the same read.
+    func receiveHandshake(_ upgrade: ClientUpgrade, _ bytes: UnsafeMutableRawBufferPointer) {
+        switch upgrade.parser.parse(UnsafeRawBufferPointer(bytes)) {
+        case .needMore:
+            return
+        case .failed(let status):
+            closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
+            closeTransport()
+        case .complete(let head, let consumed):
+            switch ClientHandshake.validate(head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols) {
+            case .failure(let error):
+                closeReason = "handshake refused: \(error)"
+                closeTransport()
+            case .success(let subprotocol):
+                if let subprotocol { extrasForWriting.subprotocol = subprotocol }
+                opened()
+                // Frames that came in the same read as the response.
+                if consumed < bytes.count, case .open = phase {
+                    parseFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
+                }
+            }
+        }
+    }
+
+    /// The TCP connection is up: the upgrade request goes out.
+    func sendUpgradeRequest(_ upgrade: ClientUpgrade) {
+        upgrade.request.withUnsafeBytes { write($0) }
+    }
+}

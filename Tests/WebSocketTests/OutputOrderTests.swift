@@ -1,0 +1,51 @@
+import Glibc
+import Testing
+import TestSupport
+@testable import Reactor
+@_spi(Internals) @testable import WebSocket
+
+/// A connection's output leaves in the order it was issued, whether it went through a topic
+/// (batched until the end of the loop iteration) or straight to the connection.
+@Suite struct OutputOrderTests {
+    /// Subscribes to "t"; for each message received, publishes it, sends "direct", publishes
+    /// "after", then closes when the message was "bye".
+    final class Interleaver: WebSocket, @unchecked Sendable {
+        override func didOpen() { subscribe("t") }
+        override func didReceive(_ message: RawSpan, kind: MessageKind) {
+            let bye = message.utf8String == "bye"
+            publish("t", message, kind: kind)
+            if bye {
+                close(code: .normalClosure, reason: "")
+                return
+            }
+            send(text: "direct")
+            Array("after".utf8).withUnsafeBytes { context.publish("t", $0, kind: .text) }
+        }
+    }
+
+    private func upgradedSubscriber(_ server: TestServer) throws -> Int32 {
+        let fd = try rawUpgrade(port: server.port)
+        #expect(readUpgradeResponse(fd).hasPrefix("HTTP/1.1 101"))
+        #expect(waitUntil(seconds: 5) { (try? server.thread.sync { server.context.subscriberCount("t") }) == 1 })
+        return fd
+    }
+
+    @Test func publishThenSendArriveInThatOrder() throws {
+        let server = try TestServer { _ in .upgrade { Interleaver(context: $0) } }
+        defer { server.stop() }
+        let fd = try upgradedSubscriber(server)
+        defer { close(fd) }
+        writeAll(fd, maskedFrame(0x1, Array("pub".utf8)))
+        let expected = [0x81, 3] + Array("pub".utf8) + [0x81, 6] + Array("direct".utf8) + [0x81, 5] + Array("after".utf8)
+        #expect(readBytes(fd, count: expected.count) == expected)
+    }
+
+    @Test func publishThenCloseDeliversTheMessageBeforeTheCloseFrame() throws {
+        let server = try TestServer { _ in .upgrade { Interleaver(context: $0) } }
+        defer { server.stop() }
+        let fd = try upgradedSubscriber(server)
+        defer { close(fd) }
+        writeAll(fd, maskedFrame(0x1, Array("bye".utf8)))
+        #expect(readBytes(fd, count: 9) == [0x81, 3] + Array("bye".utf8) + [0x88, 2, 0x03, 0xE8])
+    }
+}
