@@ -12,6 +12,7 @@ public enum HTTPBodyFraming: Equatable, Sendable {
 
     /// Why a head's framing is refused, with the status to answer.
     public struct Refusal: Error, Equatable, Sendable {
+        /// 400, 413 or 501.
         public var status: HTTPStatus
 
         public init(_ status: HTTPStatus) {

@@ -43,6 +43,7 @@ public struct HTTPBodyReader {
     /// peer must not keep the reader busy forever on one line.
     public static let maxChunkLineBytes = 1024
 
+    /// Most bytes of body kept, after the chunked coding is removed.
     public let maxBodyBytes: Int
     /// Most bytes of trailer fields, which are read and dropped.
     public let maxTrailerBytes: Int

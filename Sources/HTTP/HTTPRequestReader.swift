@@ -12,7 +12,9 @@ public struct HTTPRequestReader {
         case failed(HTTPStatus)
     }
 
+    /// Largest head (431), and largest trailer section of a chunked body (431).
     public let maxHeaderBytes: Int
+    /// Largest body (413).
     public let maxBodyBytes: Int
     private var headParser: HTTPRequestParser
     private var state = State.head

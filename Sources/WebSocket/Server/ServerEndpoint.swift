@@ -40,8 +40,8 @@ final class ServerEndpoint: @unchecked Sendable {
             metadata: ["status": "\(status)", "reason": "\(message)", "similar_since_last_log": "\(suppressed)"])
     }
 
-    /// Stops accepting, refuses further upgrades with 503, and closes every open WebSocket
-    /// with 1001.
+    /// Stops accepting, refuses further requests with 503, closes every open WebSocket with
+    /// 1001 and every HTTP connection that waits between requests.
     func drain() {
         isDraining = true
         listener?.close()
@@ -49,6 +49,8 @@ final class ServerEndpoint: @unchecked Sendable {
         context.loop.forEachRegistration { selectable in
             if let socket = selectable as? WebSocket {
                 socket.close(code: .goingAway, reason: "server shutting down")
+            } else if let connection = selectable as? HTTPServerConnection {
+                connection.closeIfIdle()
             }
         }
     }
