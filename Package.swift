@@ -30,7 +30,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // HTTP/1.1 heads (and later bodies): parsers, writer, statuses. No I/O, no reactor.
+        // HTTP/1.1 heads and bodies: parsers, request framing, writer, statuses. No I/O, no reactor.
         .target(name: "HTTP"),
         .target(
             name: "WebSocket",

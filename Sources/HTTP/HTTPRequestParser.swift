@@ -1,8 +1,7 @@
 /// Reads an HTTP request head incrementally, from bytes as they arrive.
 ///
-/// Bodies are not read: a WebSocket upgrade has none, and ``UpgradeRequest``
-/// rejects requests that announce one. After `.complete` or `.failed` the
-/// parser frees its buffer and is ready for a new request.
+/// Heads only: ``HTTPRequestReader`` reads the body that follows. After `.complete`
+/// or `.failed` the parser frees its buffer and is ready for a new request.
 public struct HTTPRequestParser {
     private var accumulator: HTTPHeadAccumulator
 

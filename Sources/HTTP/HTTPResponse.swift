@@ -19,16 +19,28 @@ package enum HTTPResponse {
         return HTTPHeadWriter.head(startLine: "HTTP/1.1 101 Switching Protocols", fields: fields)
     }
 
-    /// A complete response with a `Content-Length` body, and `Connection: close`
-    /// when the server will close the connection after sending it.
-    package static func make(status: HTTPStatus, headers: Fields = [], body: [UInt8] = [], close: Bool = true) -> [UInt8] {
+    /// `100 Continue`: the client may send the body it announced with `Expect: 100-continue`.
+    package static let continueHead = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    /// A complete response with a `Content-Length` body, and `Connection: close` when the
+    /// server will close the connection after sending it. `keepAlive` adds
+    /// `Connection: keep-alive`, which an HTTP/1.0 client needs to keep the connection open.
+    /// Without `includeBody` (the answer to `HEAD`) the length is the body's, but the body
+    /// is not sent (RFC 9110 §9.3.2).
+    package static func make(
+        status: HTTPStatus, headers: Fields = [], body: [UInt8] = [], close: Bool = true, keepAlive: Bool = false,
+        includeBody: Bool = true
+    ) -> [UInt8] {
         var fields = headers
         fields.append(("Content-Length", String(body.count)))
         if close {
             fields.append(("Connection", "close"))
+        } else if keepAlive {
+            fields.append(("Connection", "keep-alive"))
         }
         let statusLine = "HTTP/1.1 \(status.code) \(status.reasonPhrase)"
-        return HTTPHeadWriter.head(startLine: statusLine, fields: fields) + body
+        let head = HTTPHeadWriter.head(startLine: statusLine, fields: fields)
+        return includeBody ? head + body : head
     }
 
     /// The one plain-text response: `message` and a line end as a UTF-8 `text/plain` body.

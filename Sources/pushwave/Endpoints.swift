@@ -44,8 +44,14 @@ struct Router: Sendable {
         }
     }
 
+    /// The plain HTTP pages: they are read, never written to.
+    static let pages: Set<String> = ["/", "/index.html", "/healthz", "/metrics"]
+
     func respond(to request: ServerRequest) -> ServerResponse {
         let path = request.head.path
+        if Self.pages.contains(path), !["GET", "HEAD"].contains(request.head.method) {
+            return .methodNotAllowed(allowing: ["GET", "HEAD"])
+        }
         switch path {
         case "/echo":
             return .upgrade { EchoSocket(context: $0) }

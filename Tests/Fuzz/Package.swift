@@ -3,7 +3,7 @@
 // Build and run them with `scripts/fuzz` (see README.md here).
 import PackageDescription
 
-let fuzzers = ["FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzUTF8"]
+let fuzzers = ["FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8"]
 
 let package = Package(
     name: "pushwave-fuzz",

@@ -23,6 +23,8 @@ public struct WebSocketConfiguration: Sendable {
     public var maxRequestHeadBytes = 8 * 1024
     /// Time allowed from accept to a complete upgrade request (slowloris protection).
     public var handshakeTimeoutMilliseconds: Int64 = 10_000
+    /// The server's plain HTTP requests: body size, keep-alive.
+    public var http = HTTPServerConfiguration()
     /// A ping is sent after this long without input, and the connection is dropped when the
     /// next interval passes with no answer. 0 turns pings off.
     public var pingIntervalMilliseconds: Int64 = 30_000

@@ -40,9 +40,10 @@ final class ServerEndpoint: @unchecked Sendable {
             metadata: ["status": "\(status)", "reason": "\(message)", "similar_since_last_log": "\(suppressed)"])
     }
 
-    /// Stops accepting, refuses further upgrades with 503, and closes with 1001 every open
-    /// WebSocket this server accepted. Other connections on the loop (another server's, the
-    /// user's own clients) are left alone: they belong to other contexts.
+    /// Stops accepting, refuses further requests with 503, and closes with 1001 every open
+    /// WebSocket this server accepted and every HTTP connection of it that waits between
+    /// requests. Other connections on the loop (another server's, the user's own clients)
+    /// are left alone: they belong to other contexts.
     func drain() {
         isDraining = true
         listener?.close()
@@ -51,6 +52,8 @@ final class ServerEndpoint: @unchecked Sendable {
         context.loop.forEachRegistration { selectable in
             if let socket = selectable as? WebSocket, socket.context === context {
                 socket.close(code: .goingAway, reason: "server shutting down")
+            } else if let connection = selectable as? HTTPServerConnection, connection.endpoint === self {
+                connection.closeIfIdle()
             }
         }
     }

@@ -59,7 +59,7 @@ public final class WebSocketServer: Sendable {
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
             // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
             let listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
-                HandshakeConnection(endpoint: endpoint)
+                HTTPServerConnection(endpoint: endpoint)
             }
             endpoint.listener = listener
             bound = listener.localAddress

@@ -71,6 +71,21 @@ def http_seeds():
     }
 
 
+def body_seeds():
+    post = b"POST /api HTTP/1.1\r\nHost: a\r\n"
+    return {
+        "content-length-pipelined": (0x05, 0x01,
+            post + b"Content-Length: 5\r\n\r\nhello" + b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "chunked-extensions-trailers": (0x03, 0x02,
+            post + b"Transfer-Encoding: chunked\r\n\r\n5;x=\"y z\"\r\nhello\r\nA\r\n0123456789\r\n0\r\nT: 1\r\n\r\n"),
+        # bit 5: the rest is a chunked body
+        "chunked-body-only": (0x21, 0x03, b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+        "chunked-over-small-limit": (0xA2, 0x04, b"40\r\n" + b"x" * 64 + b"\r\n1\r\ny\r\n0\r\n\r\n"),
+        "smuggling": (0x04, 0x05, post + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        "head-and-upgrade": (0x06, 0x06, b"HEAD / HTTP/1.1\r\n\r\nGET /echo HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"),
+    }
+
+
 def utf8_seeds():
     return {
         "ascii": b"plain ASCII text, longer than eight bytes",
@@ -98,4 +113,5 @@ def write(target, seeds):
 write("FuzzFrameParserServer", frame_seeds(masked=True))
 write("FuzzFrameParserClient", frame_seeds(masked=False))
 write("FuzzHTTPRequest", http_seeds())
+write("FuzzHTTPBody", body_seeds())
 write("FuzzUTF8", utf8_seeds())
