@@ -56,6 +56,14 @@ pw_zlib_status pw_deflate_message(pw_deflater *deflater, const uint8_t *in, size
     if (capacity < pw_deflate_bound(deflater, count) || count > UINT32_MAX || capacity > UINT32_MAX) {
         return PW_ZLIB_FAILED;
     }
+    if (count == 0) {
+        // zlib refuses a second flush with no input in between (Z_BUF_ERROR). An empty
+        // stored block's header is a valid empty message: its LEN and NLEN are the
+        // stripped tail (RFC 7692 §7.2.3.6), and it leaves the history as it is.
+        out[0] = 0x00;
+        *produced = 1;
+        return PW_ZLIB_OK;
+    }
     z_stream *stream = &deflater->stream;
     // zlib does not write through next_in; its type predates const.
     stream->next_in = (Bytef *)in;

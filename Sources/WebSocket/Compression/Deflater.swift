@@ -53,13 +53,17 @@ public final class Deflater {
 
     /// Compresses `message` and appends the result to `output`; false if zlib failed.
     public func compress(_ message: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) -> Bool {
-        let start = output.count
-        let room = maximumCompressedCount(for: message.count)
-        output.append(contentsOf: repeatElement(0, count: room))
-        let written = output.withUnsafeMutableBytes { bytes in
-            compress(message, into: UnsafeMutableRawBufferPointer(rebasing: bytes[start...]))
+        var succeeded = false
+        let compressed = [UInt8](unsafeUninitializedCapacity: maximumCompressedCount(for: message.count)) { buffer, count in
+            let written = compress(message, into: UnsafeMutableRawBufferPointer(buffer))
+            succeeded = written != nil
+            count = written ?? 0
         }
-        output.removeLast(room - (written ?? 0))
-        return written != nil
+        if output.isEmpty {
+            output = compressed
+        } else {
+            output.append(contentsOf: compressed)
+        }
+        return succeeded
     }
 }

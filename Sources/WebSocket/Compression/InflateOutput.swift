@@ -17,15 +17,12 @@ public struct InflatedBytes: InflateOutput {
 
     public init() {}
 
-    /// Grows by at least 4 KiB, or by the size already held, so that a large message
-    /// costs a logarithmic number of reallocations.
+    /// Lends a stack scratch area, then copies what was written: one copy, no allocation
+    /// beyond the array's own growth.
     public mutating func appendBytes(upTo maximum: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        let start = bytes.count
-        let room = min(maximum, max(4096, start))
-        bytes.append(contentsOf: repeatElement(0, count: room))
-        let written = bytes.withUnsafeMutableBytes { all in
-            body(UnsafeMutableRawBufferPointer(rebasing: all[start..<(start + room)]))
+        withUnsafeTemporaryAllocation(byteCount: min(maximum, 16 * 1024), alignment: 1) { scratch in
+            let written = body(scratch)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<written]))
         }
-        bytes.removeLast(room - written)
     }
 }
