@@ -20,9 +20,11 @@ let package = Package(
         // epoll, accept4, eventfd and socket helpers that `import Glibc` does not expose.
         // The system libraries' glue lives in folders of its own below it, each a target, so
         // that a user of the reactor alone links none of them.
-        .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL"]),
+        .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL", "Zlib"]),
         // libcrypto (Debian libssl-dev): SHA-1 for the handshake, later TLS.
         .target(name: "COpenSSLShim", path: "CEpollShim/OpenSSL"),
+        // zlib (Debian zlib1g-dev): raw DEFLATE for permessage-deflate (RFC 7692).
+        .target(name: "CZlibShim", path: "CEpollShim/Zlib"),
         .target(
             name: "Reactor",
             dependencies: [
@@ -35,7 +37,7 @@ let package = Package(
         .target(
             name: "WebSocket",
             dependencies: [
-                "Reactor", "HTTP", "COpenSSLShim",
+                "Reactor", "HTTP", "COpenSSLShim", "CZlibShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

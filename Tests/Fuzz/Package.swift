@@ -3,7 +3,10 @@
 // Build and run them with `scripts/fuzz` (see README.md here).
 import PackageDescription
 
-let fuzzers = ["FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8"]
+let fuzzers = [
+    "FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8", "FuzzInflate",
+    "FuzzExtensions",
+]
 
 let package = Package(
     name: "pushwave-fuzz",

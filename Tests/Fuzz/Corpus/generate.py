@@ -98,6 +98,37 @@ def utf8_seeds():
     }
 
 
+def raw_deflate(data, wbits=15):
+    import zlib
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -wbits)
+    out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def inflate_seeds():
+    # control byte (bits 0-2 largest chunk, bits 6-7 limit), chunk seed, window byte, payload
+    return {
+        "rfc-hello": (0x03, 0x01, bytes([0x07]) + bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])),
+        "rfc-final-block": (0x01, 0x02, bytes([0x07]) + bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00])),
+        "stored": (0x02, 0x03, bytes([0x07]) + bytes([0x00, 0x05, 0x00, 0xFA, 0xFF]) + b"Hello" + bytes([0x00])),
+        "text-window-9": (0x05, 0x04, bytes([0x01]) + raw_deflate(b"permessage-deflate, " * 20, 9)),
+        "bomb-small-limit": (0x86, 0x05, bytes([0x07]) + raw_deflate(bytes(20000))),
+        "corrupt": (0x00, 0x06, bytes([0x07, 0xFF, 0x00])),
+    }
+
+
+def extension_seeds():
+    # configuration byte, then the header value
+    return {
+        "chrome": b"\x20permessage-deflate; client_max_window_bits",
+        "firefox": b"\x20permessage-deflate",
+        "rfc-two-offers": b"\x00permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate; client_max_window_bits",
+        "quoted-and-others": b"\x6bfoo; a=\"b\", permessage-deflate; server_no_context_takeover; client_max_window_bits=\"9\"",
+        "invalid": b"\x20permessage-deflate; server_max_window_bits=016; x,, ;",
+    }
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, target)
     os.makedirs(directory, exist_ok=True)
@@ -115,3 +146,5 @@ write("FuzzFrameParserClient", frame_seeds(masked=False))
 write("FuzzHTTPRequest", http_seeds())
 write("FuzzHTTPBody", body_seeds())
 write("FuzzUTF8", utf8_seeds())
+write("FuzzInflate", {name: bytes([c, sd]) + body for name, (c, sd, body) in inflate_seeds().items()})
+write("FuzzExtensions", extension_seeds())
