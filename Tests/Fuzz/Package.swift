@@ -1,9 +1,9 @@
 // swift-tools-version:6.1
-// libFuzzer targets for the protocol parsers, built against the package two levels up.
+// libFuzzer targets for the protocol parsers and the push layer's token and JSON readers, built against the package two levels up.
 // Build and run them with `scripts/fuzz` (see README.md here).
 import PackageDescription
 
-let fuzzers = ["FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzUTF8"]
+let fuzzers = ["FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzUTF8", "FuzzJSON", "FuzzToken"]
 
 let package = Package(
     name: "pushwave-fuzz",
@@ -23,7 +23,10 @@ let package = Package(
     ] + fuzzers.map { name in
         .executableTarget(
             name: name,
-            dependencies: ["FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave")]
+            dependencies: [
+                "FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave"),
+                .product(name: "Push", package: "pushwave"),
+            ]
         )
     },
     swiftLanguageModes: [.v6]

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Push
+@_spi(Internals) @testable import Push
 
 @Suite struct Base64URLTests {
     /// RFC 4648 §10 vectors, unpadded, plus the two characters base64url changes.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Push
+@_spi(Internals) @testable import Push
 
 @Suite struct HMACSHA256Tests {
     static func hex(_ bytes: [UInt8]) -> String {

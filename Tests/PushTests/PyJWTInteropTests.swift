@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Push
+@_spi(Internals) @testable import Push
 
 /// Tokens minted by PyJWT, a JWT library no one here wrote. The test fails (it does not
 /// skip) when PyJWT is missing: `pip install pyjwt`, or run scripts/install-test-deps.sh.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Push
+@_spi(Internals) @testable import Push
 
 @Suite struct TokenVerifierTests {
     static let secret = Array("a secret of at least thirty-two bytes, for HS256".utf8)

@@ -1,6 +1,7 @@
 /// Base64url without padding (RFC 4648 §5, as JWS uses it, RFC 7515 §2), decoded strictly:
 /// a token has exactly one spelling, so anything else is refused rather than repaired.
-enum Base64URL {
+/// An SPI, not API: public only for the fuzz targets.
+@_spi(Internals) public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// The 6-bit value of a base64url character, or nil.
@@ -19,7 +20,7 @@ enum Base64URL {
     /// base64url alphabet (including `+`, `/` and whitespace), a length no encoding has
     /// (one character past a group of four), or set bits after the last encoded byte (a
     /// non-canonical spelling of the same bytes).
-    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+    public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 4 != 1 else { return nil }
         var output: [UInt8] = []
         output.reserveCapacity(text.count * 3 / 4)
@@ -40,7 +41,7 @@ enum Base64URL {
     }
 
     /// The base64url text of `bytes`, without padding.
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count * 4 + 2) / 3)
         var accumulator: UInt32 = 0
