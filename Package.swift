@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "Push", targets: ["Push"]),
         .executable(name: "pushwave", targets: ["pushwave"]),
         .executable(name: "pushwave-load", targets: ["pushwave-load"]),
     ],
@@ -21,7 +22,7 @@ let package = Package(
         // The system libraries' glue lives in folders of its own below it, each a target, so
         // that a user of the reactor alone links none of them.
         .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL", "Zlib"]),
-        // libcrypto (Debian libssl-dev): SHA-1 for the handshake, later TLS.
+        // libcrypto (Debian libssl-dev): SHA-1 for the handshake, HMAC-SHA-256 for tokens, later TLS.
         .target(name: "COpenSSLShim", path: "CEpollShim/OpenSSL"),
         // zlib (Debian zlib1g-dev): raw DEFLATE for permessage-deflate (RFC 7692).
         .target(name: "CZlibShim", path: "CEpollShim/Zlib"),
@@ -41,6 +42,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The push server as a library: JSON, connection tokens and topic patterns so far; later
+        // the publish API, topic history and the Redis backplane.
+        .target(
+            name: "Push",
+            dependencies: ["WebSocket", "HTTP", "Reactor", "COpenSSLShim"]
+        ),
         .executableTarget(
             name: "pushwave",
             dependencies: [
@@ -54,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave-load",
             dependencies: [
-                "Reactor", "WebSocket",
+                "Reactor", "WebSocket", "Push",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -64,6 +71,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
+        .testTarget(name: "PushTests", dependencies: ["Push"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on Debian 12, as root: OpenSSL's headers
 # (libcrypto is linked by the WebSocket layer), Chromium and a font for the browser test,
-# and the Python packages.
+# and the Python packages (also used by the Swift token tests).
 # Idempotent, and quick when everything is already there.
 set -euo pipefail
 
@@ -30,12 +30,13 @@ else
     echo "apt: ${APT_PACKAGES[*]} already installed"
 fi
 
-# Mirrors requirements.txt: websockets>=14 (asyncio API) and pytest>=8.
+# Mirrors requirements.txt: websockets>=14 (asyncio API), pytest>=8 and pyjwt>=2 (the
+# token tests verify what PyJWT mints).
 if "$PYTHON" - 2>/dev/null <<'PY'
 import importlib.metadata as md
 def major(name):
     return int(md.version(name).split(".")[0])
-assert major("websockets") >= 14 and major("pytest") >= 8
+assert major("websockets") >= 14 and major("pytest") >= 8 and major("pyjwt") >= 2
 PY
 then
     echo "pip: requirements of $REQUIREMENTS already satisfied ($PYTHON)"

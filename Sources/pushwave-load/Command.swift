@@ -1,3 +1,4 @@
+import Push
 import ArgumentParser
 import Reactor
 import WebSocket

@@ -1,6 +1,7 @@
 import Reactor
 
 #if canImport(Glibc)
+import Push
 import Glibc
 #endif
 
@@ -55,7 +56,7 @@ struct ParentRun {
                 if !line.isEmpty { last = line }
             }
             let status = child.wait()
-            guard let last, let json = JSON.parse(last), let totals = RunTotals(childJSON: json) else {
+            guard let last, let json = try? JSON(parsing: last), let totals = RunTotals(childJSON: json) else {
                 if ready[index] { failures.append("process \(index) reported nothing (exit status \(status))") }
                 continue
             }

@@ -1,3 +1,5 @@
+import Push
+
 /// The final report, readable and as JSON.
 struct Report {
     let plan: RunPlan
@@ -38,14 +40,14 @@ struct Report {
             ("connections_attempted", .int(totals.attempted)),
             ("threads", .int(plan.threads)),
             ("processes", .int(plan.processCount)),
-            ("duration_s", .double(seconds)),
+            ("duration_s", .figure(seconds)),
             ("messages", .int(totals.messages)),
-            ("messages_per_second", .double(messagesPerSecond)),
-            ("bytes_per_second", .double(bytesPerSecond)),
+            ("messages_per_second", .figure(messagesPerSecond)),
+            ("bytes_per_second", .figure(bytesPerSecond)),
             ("latency_us", plan.mode == .connect ? totals.connectLatency.summaryJSON : totals.latency.summaryJSON),
             ("errors", totals.errors.json),
             ("error_total", .int(totals.errors.total)),
-            ("generator_cpu_s", .double(totals.cpuSeconds)),
+            ("generator_cpu_s", .figure(totals.cpuSeconds)),
         ]
         switch plan.mode {
         case .echo:
@@ -53,12 +55,12 @@ struct Report {
                 ("size", .int(plan.size)),
                 ("binary", .bool(plan.binary)),
                 ("raw_echo", .bool(plan.rawEcho)),
-                plan.rate.map { ("rate", .double($0)) } ?? ("pipeline", .int(plan.pipeline)),
-                ("warmup_s", .double(plan.warmup)),
+                plan.rate.map { ("rate", .figure($0)) } ?? ("pipeline", .int(plan.pipeline)),
+                ("warmup_s", .figure(plan.warmup)),
             ]
             if totals.received > 0 {
                 // CPU while the traffic ran (warm-up included) over every echo in that time.
-                fields.append(("generator_cpu_ns_per_message", .double(totals.cpuSeconds * 1e9 / Double(max(1, totals.received)))))
+                fields.append(("generator_cpu_ns_per_message", .figure(totals.cpuSeconds * 1e9 / Double(max(1, totals.received)))))
             }
         case .push:
             fields += [
@@ -66,16 +68,16 @@ struct Report {
                 ("binary", .bool(plan.binary)),
                 ("subscribers", .int(plan.subscribers)),
                 ("publishers", .int(plan.publishers)),
-                ("rate", .double(plan.rate ?? 0)),
+                ("rate", .figure(plan.rate ?? 0)),
                 ("published", .int(totals.published)),
                 ("deliveries", .int(totals.received)),
                 ("expected_deliveries", .int(totals.expectedDeliveries)),
-                ("deliveries_per_second", .double(messagesPerSecond)),
-                ("fanout_ms", .double(totals.fanoutMilliseconds)),
-                ("warmup_s", .double(plan.warmup)),
+                ("deliveries_per_second", .figure(messagesPerSecond)),
+                ("fanout_ms", .figure(totals.fanoutMilliseconds)),
+                ("warmup_s", .figure(plan.warmup)),
             ]
         case .connect:
-            fields += [("connect_rate", .double(plan.connectRate))]
+            fields += [("connect_rate", .figure(plan.connectRate))]
         }
         fields += [
             ("connected", .int(totals.connected)),
@@ -118,5 +120,12 @@ struct Report {
         for failure in failures { lines.append("  failure: \(failure)") }
         if !measuredSomething { lines.append("  nothing was measured") }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension JSON {
+    /// A figure of the report, rounded to three decimals: finer digits are noise to its readers.
+    static func figure(_ value: Double) -> JSON {
+        .double((value * 1000).rounded() / 1000)
     }
 }

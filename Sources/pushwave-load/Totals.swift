@@ -1,3 +1,4 @@
+import Push
 import Histogram
 
 /// What can go wrong, as reported in the `errors` object.
@@ -96,7 +97,7 @@ extension Histogram where Count == UInt64 {
 
     /// p50, p90, p99, p99.9 and max in microseconds.
     var summaryJSON: JSON {
-        func microseconds(_ nanoseconds: UInt64) -> JSON { .double(Double(nanoseconds) / 1000) }
+        func microseconds(_ nanoseconds: UInt64) -> JSON { .figure(Double(nanoseconds) / 1000) }
         let empty = totalCount == 0
         return .object([
             ("p50", microseconds(empty ? 0 : valueAtPercentile(50))),
@@ -104,7 +105,7 @@ extension Histogram where Count == UInt64 {
             ("p99", microseconds(empty ? 0 : valueAtPercentile(99))),
             ("p999", microseconds(empty ? 0 : valueAtPercentile(99.9))),
             ("max", microseconds(empty ? 0 : max)),
-            ("mean", .double(empty ? 0 : mean / 1000)),
+            ("mean", .figure(empty ? 0 : mean / 1000)),
             ("count", .int(Int(totalCount))),
         ])
     }

@@ -1,11 +1,11 @@
 // swift-tools-version:6.1
-// libFuzzer targets for the protocol parsers, built against the package two levels up.
+// libFuzzer targets for the protocol parsers and the push layer's token and JSON readers, built against the package two levels up.
 // Build and run them with `scripts/fuzz` (see README.md here).
 import PackageDescription
 
 let fuzzers = [
     "FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8", "FuzzInflate",
-    "FuzzExtensions",
+    "FuzzExtensions", "FuzzJSON", "FuzzToken",
 ]
 
 let package = Package(
@@ -26,7 +26,10 @@ let package = Package(
     ] + fuzzers.map { name in
         .executableTarget(
             name: name,
-            dependencies: ["FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave")]
+            dependencies: [
+                "FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave"),
+                .product(name: "Push", package: "pushwave"),
+            ]
         )
     },
     swiftLanguageModes: [.v6]

@@ -129,6 +129,37 @@ def extension_seeds():
     }
 
 
+def json_seeds():
+    return {
+        "object": b'{"a":[1,-2.5e3,true,false,null,"x\\n\\u00e9\\ud83d\\ude00"],"b":{}}',
+        "numbers": b"[0,-0,9223372036854775807,-9223372036854775808,9223372036854775808,1e308,5e-324,0.1]",
+        "nested": b"[[[[{\"k\":[[]]}]]]]",
+        "trailing-comma": b"[1,2,]",
+        "lone-surrogate": b'"\\ud800"',
+    }
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def token_seeds():
+    # Byte 0 picks how the rest becomes a token (see Tests/Fuzz/README.md).
+    header = b'{"alg":"HS256","typ":"JWT"}'
+    claims = b'{"sub":"a","exp":1700000600,"nbf":1699999990,"iat":1700000000,"topics":["news.*","chat"],"publish":["*"]}'
+    rfc7515 = (b"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+               b".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+               b".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+    return {
+        "raw-rfc7515": b"\x00" + rfc7515,
+        "raw-alg-none": b"\x00" + b64url(b'{"alg":"none"}') + b"." + b64url(claims) + b".",
+        "signed-segments": b"\x01" + b64url(header) + b"." + b64url(claims),
+        "signed-json": b"\x02" + header + b"\x00" + claims,
+        "signed-json-expired": b"\x02" + header + b"\x00" + b'{"exp":1}',
+    }
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, target)
     os.makedirs(directory, exist_ok=True)
@@ -148,3 +179,5 @@ write("FuzzHTTPBody", body_seeds())
 write("FuzzUTF8", utf8_seeds())
 write("FuzzInflate", {name: bytes([c, sd]) + body for name, (c, sd, body) in inflate_seeds().items()})
 write("FuzzExtensions", extension_seeds())
+write("FuzzJSON", json_seeds())
+write("FuzzToken", token_seeds())
