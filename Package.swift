@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "Push", targets: ["Push"]),
         .executable(name: "pushwave", targets: ["pushwave"]),
         .executable(name: "pushwave-load", targets: ["pushwave-load"]),
     ],
@@ -39,6 +40,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The push server as a library: topic history and recovery (and later the publish
+        // API, tokens and the Redis backplane).
+        .target(name: "Push", dependencies: ["WebSocket", "Reactor"]),
         .executableTarget(
             name: "pushwave",
             dependencies: [
@@ -61,6 +65,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Reactor", "HTTP"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
