@@ -42,8 +42,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The push server as a library: JSON, connection tokens and topic patterns so far; later
-        // the publish API, topic history and the Redis backplane.
+        // The push server as a library: JSON, connection tokens, topic patterns and topic
+        // history so far; later the publish API and the Redis backplane.
         .target(
             name: "Push",
             dependencies: ["WebSocket", "HTTP", "Reactor", "COpenSSLShim"]
@@ -70,8 +70,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Reactor", "HTTP"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
-        .testTarget(name: "PushTests", dependencies: ["Push"]),
     ],
     swiftLanguageModes: [.v6]
 )
