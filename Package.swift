@@ -46,17 +46,21 @@ let package = Package(
         // history so far; later the publish API and the Redis backplane.
         .target(
             name: "Push",
-            dependencies: ["WebSocket", "HTTP", "Reactor", "COpenSSLShim"]
+            dependencies: [
+                "WebSocket", "HTTP", "Reactor", "COpenSSLShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Protocol/PROTOCOL.md"]
         ),
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket",
+                "Reactor", "WebSocket", "Push",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The chat page is compiled into the binary: nothing to find at run time.
-            resources: [.embedInCode("ChatPage/chat.html")]
+            resources: [.embedInCode("ChatPage/chat.html"), .embedInCode("ChatPage/pushwave.js")]
         ),
         .executableTarget(
             name: "pushwave-load",

@@ -1,3 +1,4 @@
+import Push
 import Reactor
 import Synchronization
 import WebSocket
@@ -14,9 +15,12 @@ final class MetricsBoard: Sendable {
 
     private let board = Mutex<[ObjectIdentifier: LoopCounters]>([:])
     private let server = Mutex<WebSocketServer?>(nil)
+    private let hub = Mutex<TopicHub?>(nil)
 
-    func attach(_ server: WebSocketServer) {
+    func attach(_ push: PushServer) {
+        let server = push.websocket
         self.server.withLock { $0 = server }
+        hub.withLock { $0 = push.hub }
         for context in server.contexts {
             context.loop.execute { [self] in self.publishEvery250ms(context) }
         }
@@ -68,6 +72,11 @@ final class MetricsBoard: Sendable {
         lines.append("# TYPE pushwave_handshake_failures_total counter")
         for (status, count) in total.rejections.sorted(by: { $0.key < $1.key }) {
             lines.append("pushwave_handshake_failures_total{status=\"\(status)\"} \(count)")
+        }
+        if let history = hub.withLock({ $0 })?.historyFigures {
+            metric("pushwave_history_messages", "gauge", "Messages kept in topic history.", history.messages)
+            metric("pushwave_history_bytes", "gauge", "Bytes the topic history holds (payloads and bookkeeping).", history.bytes)
+            metric("pushwave_history_trimmed_early_total", "counter", "History messages dropped before their topic's limits, to stay within --history-max-bytes.", history.trimmedEarly)
         }
         return lines.joined(separator: "\n") + "\n"
     }

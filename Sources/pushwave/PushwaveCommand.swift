@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import Reactor
 import Synchronization
+import Push
 import WebSocket
 
 #if canImport(Glibc)
@@ -56,6 +57,9 @@ struct PushwaveCommand: ParsableCommand {
     @Flag(help: "Benchmark the reactor alone: answer any request with a canned 101, then echo bytes unchanged.")
     var rawEcho = false
 
+    @OptionGroup(title: "Push server")
+    var push: PushOptions
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
@@ -85,7 +89,7 @@ struct PushwaveCommand: ParsableCommand {
 
         let group = try EventLoopGroup(count: threads)
         let address: SocketAddress
-        let server: WebSocketServer?
+        let server: PushServer?
         do {
             let requested = try SocketAddress(host: host, port: port)
             if rawEcho {
@@ -93,16 +97,20 @@ struct PushwaveCommand: ParsableCommand {
                 address = try Self.listenRawEcho(on: group.loops, address: requested)
             } else {
                 let metrics = MetricsBoard()
-                let router = Router(metrics: metrics)
-                let websocket = WebSocketServer(configuration: webSocketConfiguration, logger: logger) { router.respond(to: $0) }
-                address = try websocket.listen(on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096)
-                metrics.attach(websocket)
-                server = websocket
+                let pages = Pages(metrics: metrics)
+                let pushServer = PushServer(
+                    configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger
+                ) { pages.respond(to: $0) }
+                address = try pushServer.listen(on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096)
+                metrics.attach(pushServer)
+                server = pushServer
             }
+        } catch let error as RuntimeError {
+            error.exit()
         } catch let error as SystemError where error.code == EADDRINUSE {
-            throw ValidationError("cannot listen on \(host):\(port): the address is already in use")
+            RuntimeError("cannot listen on \(host):\(port): the address is already in use").exit()
         } catch {
-            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+            RuntimeError("cannot listen on \(host):\(port): \(error)").exit()
         }
         try group.start { _ in }
         logger.info(
@@ -113,7 +121,9 @@ struct PushwaveCommand: ParsableCommand {
                 "idle_timeout_s": "\(idleTimeout)", "ping_interval_s": "\(pingInterval)",
             ])
 
-        _ = signals.wait()
+        while signals.wait() == SIGHUP {
+            reload(server, logger: logger)
+        }
         logger.info("shutting down: closing connections with 1001")
         server?.drain()
         let closedAll = Self.waitForConnectionsToClose(group, seconds: shutdownTimeout, signals: signals)
@@ -124,6 +134,17 @@ struct PushwaveCommand: ParsableCommand {
         group.stop()
         group.wait()
         logger.info("stopped", metadata: ["all_clients_closed": "\(closedAll ?? false)"])
+    }
+
+    /// SIGHUP: re-reads what can change while running (the API keys).
+    private func reload(_ server: PushServer?, logger: Logger) {
+        guard let server else { return }
+        do {
+            server.configuration.apiKeys.replace(with: try push.apiKeys())
+            logger.notice("reloaded the API keys")
+        } catch {
+            logger.error("SIGHUP: keeping the old API keys", metadata: ["error": "\(error)"])
+        }
     }
 
     private var webSocketConfiguration: WebSocketConfiguration {
@@ -171,7 +192,7 @@ struct PushwaveCommand: ParsableCommand {
                     answered.add(1, ordering: .releasing)
                 }
             }
-            if signals.wait(milliseconds: 50) != nil { return nil }
+            if let signal = signals.wait(milliseconds: 50), signal != SIGHUP { return nil }
             if answered.load(ordering: .acquiring) == group.loops.count, remaining.load(ordering: .relaxed) == 0 {
                 return true
             }

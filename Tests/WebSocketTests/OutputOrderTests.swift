@@ -48,4 +48,36 @@ import TestSupport
         writeAll(fd, maskedFrame(0x1, Array("bye".utf8)))
         #expect(readBytes(fd, count: 9) == [0x81, 3] + Array("bye".utf8) + [0x88, 2, 0x03, 0xE8])
     }
+
+    /// On "go": publishes "before" to "u", subscribes to "u", publishes "after".
+    final class LateSubscriber: WebSocket, @unchecked Sendable {
+        override func didReceive(_ message: RawSpan, kind: MessageKind) {
+            Array("before".utf8).withUnsafeBytes { context.publish("u", $0, kind: .text) }
+            subscribe("u")
+            Array("after".utf8).withUnsafeBytes { context.publish("u", $0, kind: .text) }
+        }
+    }
+
+    /// Subscribed to "u" from the start.
+    final class EarlySubscriber: WebSocket, @unchecked Sendable {
+        override func didOpen() { subscribe("u") }
+    }
+
+    @Test func aSubscriberGetsOnlyWhatIsPublishedAfterItSubscribed() throws {
+        let server = try TestServer { request in
+            request.head.path == "/early" ? .upgrade { EarlySubscriber(context: $0) } : .upgrade { LateSubscriber(context: $0) }
+        }
+        defer { server.stop() }
+        let early = try rawUpgrade(port: server.port, path: "/early")
+        defer { close(early) }
+        #expect(readUpgradeResponse(early).hasPrefix("HTTP/1.1 101"))
+        #expect(waitUntil(seconds: 5) { (try? server.thread.sync { server.context.subscriberCount("u") }) == 1 })
+        let late = try rawUpgrade(port: server.port, path: "/late")
+        defer { close(late) }
+        #expect(readUpgradeResponse(late).hasPrefix("HTTP/1.1 101"))
+        writeAll(late, maskedFrame(0x1, Array("go".utf8)))
+        // The late subscriber's first message is "after": "before" was in the batch already.
+        #expect(readBytes(late, count: 7) == [0x81, 5] + Array("after".utf8))
+        #expect(readBytes(early, count: 15) == [0x81, 6] + Array("before".utf8) + [0x81, 5] + Array("after".utf8))
+    }
 }

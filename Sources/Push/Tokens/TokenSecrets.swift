@@ -30,12 +30,8 @@ public struct TokenSecrets: Sendable, Equatable {
     /// The secrets in `text`, one a line.
     public init(lines text: String) throws(TokenSecretsError) {
         var keys: [[UInt8]] = []
-        // "\r\n" is one Character in Swift, so a file written on Windows needs its own separator.
-        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        for (number, line) in lines.enumerated() {
-            let secret = line.trimmingSpaces
-            if secret.isEmpty || secret.hasPrefix("#") { continue }
-            guard secret.utf8.count >= Self.minimumKeyBytes else { throw .secretTooShort(line: number + 1) }
+        for (number, secret) in SecretFile.entries(text) {
+            guard secret.utf8.count >= Self.minimumKeyBytes else { throw .secretTooShort(line: number) }
             keys.append(Array(secret.utf8))
         }
         try self.init(keys: keys)
@@ -49,25 +45,13 @@ public struct TokenSecrets: Sendable, Equatable {
 
     /// The secrets in the file at `path`.
     public static func fromFile(_ path: String) throws(TokenSecretsError) -> TokenSecrets {
-        let bytes = try readFile(path)
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .unreadableFile(path, reason: "not UTF-8") }
-        return try TokenSecrets(lines: text)
-    }
-
-    private static func readFile(_ path: String) throws(TokenSecretsError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadableFile(path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .unreadableFile(path, reason: String(cString: strerror(errno))) }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
-            guard bytes.count <= maximumFileBytes else { throw .unreadableFile(path, reason: "larger than \(maximumFileBytes) bytes") }
+        let text: String
+        do throws(SecretFileError) {
+            text = try SecretFile.read(path, maximumBytes: maximumFileBytes)
+        } catch {
+            throw .unreadableFile(path, reason: error.reason)
         }
+        return try TokenSecrets(lines: text)
     }
 }
 
@@ -90,14 +74,5 @@ public enum TokenSecretsError: Error, Sendable, Equatable {
         case .missingEnvironmentVariable(let name): "environment variable \(name) is not set"
         case .unreadableFile(let path, let reason): "cannot read token secrets from \(path): \(reason)"
         }
-    }
-}
-
-extension Substring {
-    /// Without the spaces and tabs around it.
-    fileprivate var trimmingSpaces: Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return self[first...last]
     }
 }

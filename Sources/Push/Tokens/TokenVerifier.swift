@@ -30,7 +30,7 @@ public struct TokenVerifier: Sendable {
 
     /// Verifies `token` now (the system's real-time clock).
     public func verify(_ token: String) throws(TokenError) -> ConnectionToken {
-        try verify(token, at: Self.currentTime())
+        try verify(token, at: WallClock.seconds())
     }
 
     /// Verifies `token` as of `now`, in seconds since 1970-01-01 UTC.
@@ -86,11 +86,6 @@ public struct TokenVerifier: Sendable {
         guard matches else { throw .badSignature }
     }
 
-    private static func currentTime() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
 
 /// Where the three segments of a compact JWS lie: `header.payload.signature`, exactly two

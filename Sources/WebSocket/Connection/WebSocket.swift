@@ -117,7 +117,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Whether data may be sent: the connection is open, and so is its TCP connection (which
     /// can be on its way out, e.g. closing after the peer's FIN, before `closed` is called).
-    final var canSend: Bool {
+    public final var canSend: Bool {
         if case .open = phase { isOpen } else { false }
     }
 

@@ -27,6 +27,9 @@ final class Topic {
         guard positions[id] == nil else { return false }
         positions[id] = subscribers.count
         subscribers.append(socket)
+        // A subscriber receives what is published from now on: the part of the batch that
+        // is already waiting counts as delivered to it.
+        if hasPendingBatch { deliveredEarly[id] = (batch.count, batchMessageCount) }
         return true
     }
 

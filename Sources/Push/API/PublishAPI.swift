@@ -1,0 +1,94 @@
+import HTTP
+import WebSocket
+
+/// The HTTP API of a push server, for an application's backend:
+///
+/// - `POST /api/publish/NAME`: the body is the message. `Content-Type` `text/*` or
+///   `application/json` publish a text message (the body must be UTF-8: else 400), any
+///   other type a binary one. Answers `{"topic":…,"offset":N,"epoch":…,"subscribers":N}`.
+/// - `POST /api/broadcast?topic=A&topic=B`: the same body to every named topic (at most
+///   100). Answers `{"results":[…]}`, one object as above per topic, in order.
+/// - `GET /api/topics/NAME`: `{"topic":…,"offset":N,"epoch":…,"subscribers":N}`.
+///
+/// Every call needs `Authorization: Bearer KEY` with a configured key: 401 (with
+/// `WWW-Authenticate: Bearer`) without or with a wrong one, 403 for everything while no key
+/// is configured. A body larger than the server's limit is refused with 413 before it is
+/// read.
+struct PublishAPI: Sendable {
+    let hub: TopicHub
+    let keys: APIKeys
+    static let maxBroadcastTopics = 100
+
+    func respond(to request: ServerRequest) -> ServerResponse {
+        if let refusal = authorizationRefusal(request.head) { return refusal }
+        let path = request.head.path
+        if path.hasPrefix("/api/publish/") {
+            guard request.head.method == "POST" else { return .methodNotAllowed(allowing: ["POST"]) }
+            return publish(to: [String(path.dropFirst("/api/publish/".count))], request, single: true)
+        }
+        if path == "/api/broadcast" {
+            guard request.head.method == "POST" else { return .methodNotAllowed(allowing: ["POST"]) }
+            let topics = QueryParameters.values("topic", in: request.head.query)
+            guard !topics.isEmpty, topics.count <= Self.maxBroadcastTopics else {
+                return Self.error(400, "name 1 to \(Self.maxBroadcastTopics) topics as ?topic=A&topic=B")
+            }
+            return publish(to: topics, request, single: false)
+        }
+        if path.hasPrefix("/api/topics/") {
+            guard request.head.method == "GET" || request.head.method == "HEAD" else { return .methodNotAllowed(allowing: ["GET", "HEAD"]) }
+            let topic = String(path.dropFirst("/api/topics/".count))
+            guard TopicName.isValid(topic) else { return Self.error(400, "invalid topic name") }
+            let (position, subscribers) = hub.status(of: topic)
+            return Self.json(200, Self.result(topic, position, subscribers))
+        }
+        return Self.error(404, "no such API")
+    }
+
+    private func authorizationRefusal(_ head: HTTPRequestHead) -> ServerResponse? {
+        guard !keys.isEmpty else { return Self.error(403, "the publish API is disabled: no API key is configured") }
+        guard let header = head.value("Authorization"), header.count > 7,
+            header.prefix(7).lowercased() == "bearer ", keys.accepts(String(header.dropFirst(7)))
+        else {
+            return .http(
+                status: 401, headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Bearer")],
+                body: Array(#"{"error":"a valid API key is required (Authorization: Bearer KEY)"}"#.utf8))
+        }
+        return nil
+    }
+
+    private func publish(to topics: [String], _ request: ServerRequest, single: Bool) -> ServerResponse {
+        guard topics.allSatisfy(TopicName.isValid) else { return Self.error(400, "invalid topic name") }
+        let kind = Self.kind(of: request.head.value("Content-Type"))
+        if kind == .text, String(validating: request.body, as: UTF8.self) == nil {
+            return Self.error(400, "a text message (text/* or application/json) must be valid UTF-8")
+        }
+        let results = topics.map { topic in
+            let (position, subscribers) = hub.publish(topic, payload: request.body, kind: kind)
+            return Self.result(topic, position, subscribers)
+        }
+        return Self.json(200, single ? results[0] : .object([("results", .array(results))]))
+    }
+
+    /// `text/*` and `application/json` (with any parameters) are text; anything else binary.
+    static func kind(of contentType: String?) -> MessageKind {
+        guard let contentType else { return .binary }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let type = Substring(HTTPHeadSyntax.trimmingWhitespace(mediaType.utf8)).lowercased()
+        return type.hasPrefix("text/") || type == "application/json" ? .text : .binary
+    }
+
+    static func result(_ topic: String, _ position: StreamPosition, _ subscribers: Int) -> JSON {
+        .object([
+            ("topic", .string(topic)), ("offset", .int(Int(clamping: position.offset))), ("epoch", .string(position.epoch)),
+            ("subscribers", .int(subscribers)),
+        ])
+    }
+
+    static func json(_ status: HTTPStatus, _ value: JSON) -> ServerResponse {
+        .http(status: status, headers: [("Content-Type", "application/json")], body: Array((value.serialized + "\n").utf8))
+    }
+
+    static func error(_ status: HTTPStatus, _ message: String) -> ServerResponse {
+        json(status, .object([("error", .string(message))]))
+    }
+}

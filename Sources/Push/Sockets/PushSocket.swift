@@ -1,0 +1,143 @@
+import Reactor
+import WebSocket
+
+/// A connection speaking the `/ws` protocol (PROTOCOL.md in Push/Protocol): many
+/// subscriptions with offsets and recovery, publishing where the token allows it.
+///
+/// Per connection it keeps only its subscriptions (one small dictionary entry each) and its
+/// token; messages reach it through the loop's topic registry like any subscriber's, as
+/// envelopes encoded once per publish.
+final class PushSocket: WebSocket, @unchecked Sendable {
+    private enum Subscription {
+        /// Asked for; the hub's start (with the recovery) is on its way to this loop.
+        case starting
+        /// Receiving live messages.
+        case active
+    }
+
+    private let endpoint: PushEndpoint
+    private var token: ConnectionToken?
+    private var subscriptions: [String: Subscription] = [:]
+    /// Bad commands in a row; too many close the connection.
+    private var consecutiveErrors = 0
+    private var expiryTimer: TimerHandle?
+
+    init(context: WebSocketContext, endpoint: PushEndpoint, token: ConnectionToken?) {
+        self.endpoint = endpoint
+        self.token = token
+        super.init(context: context)
+    }
+
+    override func didOpen() {
+        scheduleExpiry()
+    }
+
+    override func didReceive(_ message: RawSpan, kind: MessageKind) {
+        guard kind == .text else {
+            reject(.badCommand("commands are text frames"), id: nil)
+            return
+        }
+        let (parsed, id) = message.withUnsafeBytes { Command.parse($0, limits: endpoint.commandLimits) }
+        switch parsed {
+        case .failure(let error):
+            reject(error, id: id)
+        case .success(let command):
+            consecutiveErrors = 0
+            perform(command, id: id)
+        }
+    }
+
+    override func didClose(code: CloseCode, reason: String) {
+        if let expiryTimer { _ = loop.cancel(expiryTimer) }
+        expiryTimer = nil
+        for topic in subscriptions.keys { endpoint.hub.unsubscribed(topic) }
+        subscriptions.removeAll()
+    }
+
+    // MARK: Commands
+
+    private func perform(_ command: Command, id: JSON?) {
+        switch command {
+        case .subscribe(let topic, let since): subscribe(topic, since: since, id: id)
+        case .unsubscribe(let topic): unsubscribe(topic, id: id)
+        case .publish(let topic, let data): publish(topic, data: data, id: id)
+        case .refresh(let token): refresh(token, id: id)
+        }
+    }
+
+    private func subscribe(_ topic: String, since: StreamPosition?, id: JSON?) {
+        guard token?.maySubscribe(topic) ?? true else { return reject(.notAllowed, id: id) }
+        guard subscriptions[topic] == nil else { return reject(.badCommand("already subscribed to \"\(topic)\""), id: id) }
+        guard subscriptions.count < endpoint.maxSubscriptionsPerConnection else { return reject(.tooManySubscriptions, id: id) }
+        subscriptions[topic] = .starting
+        endpoint.hub.subscribe(on: loop, to: topic, since: since) { recovery in
+            self.start(topic, recovery, id: id)
+        }
+    }
+
+    /// The subscription begins: the reply, the recovered messages, then live ones. Runs on
+    /// the loop, queued by the hub behind every message published before the recovery was
+    /// taken, so subscribing to the channel now misses nothing and repeats nothing.
+    private func start(_ topic: String, _ recovery: Recovery, id: JSON?) {
+        guard case .starting = subscriptions[topic], canSend else { return }
+        subscriptions[topic] = .active
+        send(Envelope.subscribed(topic, recovery, id: id))
+        if case .recovered(let missed, _) = recovery {
+            for entry in missed { send(Envelope.message(topic: topic, entry: entry)) }
+        }
+        subscribe(TopicHub.envelopeChannel(topic))
+    }
+
+    private func unsubscribe(_ topic: String, id: JSON?) {
+        guard let subscription = subscriptions.removeValue(forKey: topic) else { return reject(.notSubscribed, id: id) }
+        if case .active = subscription { unsubscribe(TopicHub.envelopeChannel(topic)) }
+        endpoint.hub.unsubscribed(topic)
+        send(Envelope.reply(Envelope.withID(id, [("op", .string("unsubscribed")), ("topic", .string(topic))])))
+    }
+
+    private func publish(_ topic: String, data: JSON, id: JSON?) {
+        guard token.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { return reject(.notAllowed, id: id) }
+        let (position, _) = endpoint.hub.publish(topic, payload: Array(data.serialized.utf8), kind: .text)
+        send(Envelope.reply(Envelope.withID(id, [
+            ("op", .string("published")), ("topic", .string(topic)), ("offset", .int(Int(clamping: position.offset))),
+            ("epoch", .string(position.epoch)),
+        ])))
+    }
+
+    private func refresh(_ text: String, id: JSON?) {
+        guard let verifier = endpoint.tokens else { return reject(.badCommand("this server takes no tokens"), id: id) }
+        do {
+            token = try verifier.verify(text)
+            scheduleExpiry()
+            send(Envelope.reply(Envelope.withID(id, [("op", .string("refreshed"))])))
+        } catch {
+            reject(.badCommand("token refused: \(error.reason)"), id: id)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func send(_ envelope: Envelope) {
+        send(envelope.bytes, kind: envelope.kind)
+    }
+
+    private func reject(_ error: CommandError, id: JSON?) {
+        send(Envelope.error(error, id: id))
+        consecutiveErrors += 1
+        if consecutiveErrors > endpoint.maxConsecutiveErrors {
+            close(code: .policyViolation, reason: "too many bad commands")
+        }
+    }
+
+    /// Closes the connection with 4401 when its token expires (a `refresh` moves it on).
+    private func scheduleExpiry() {
+        if let expiryTimer { _ = loop.cancel(expiryTimer) }
+        expiryTimer = nil
+        guard let expiresAt = token?.expiresAt else { return }
+        let milliseconds = max(0, Int64((expiresAt - WallClock.seconds()) * 1000))
+        expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
+            self?.expiryTimer = nil
+            self?.close(code: PushCloseCode.tokenExpired, reason: "token expired")
+        }
+    }
+}
