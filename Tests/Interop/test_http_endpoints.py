@@ -18,8 +18,13 @@ def test_chat_page_is_served(server):
     page = body.decode("utf-8")
     for element_id in ("name", "message", "send", "messages", "state"):
         assert f'id="{element_id}"' in page, f"chat page lacks #{element_id}"
-    # Self-contained: no external scripts, stylesheets or fonts.
-    assert "<script src" not in page and "<link" not in page
+    # Served whole by the server: no script, stylesheet or font from elsewhere; its one
+    # script is the server's own client library.
+    assert "<link" not in page
+    assert [line.strip() for line in page.splitlines() if "<script src" in line] == ['<script src="/pushwave.js"></script>']
+    status, headers, script = http_get(server.host, server.port, "/pushwave.js")
+    assert status == 200 and headers.get("content-type", "").startswith("text/javascript"), headers
+    assert b"PushwaveClient" in script
 
 
 def test_unknown_path_is_404(server):
