@@ -9,8 +9,11 @@ public final class BufferPool {
     /// How many free blocks are kept; beyond that, returned blocks are freed.
     public let maxCachedBlocks: Int
 
+    // `@exclusivity(unchecked)`: see `TCPConnection`'s documentation.
+    @exclusivity(unchecked)
     private var freeBlocks: [UnsafeMutableRawPointer] = []
     /// Blocks handed out and not yet returned: a leak check for tests and metrics.
+    @exclusivity(unchecked)
     public private(set) var blocksInUse = 0
 
     public init(blockSize: Int = 16 * 1024, maxCachedBlocks: Int = 256) {

@@ -37,17 +37,35 @@ public final class EventLoop: @unchecked Sendable {
     public let pool: BufferPool
 
     // Loop-thread state. -----------------------------------------------------------------
+    // All of it `@exclusivity(unchecked)` (see `TCPConnection`'s documentation): only the
+    // loop's thread touches it, and no access spans a callback. `runOnce` reads most of it on
+    // every iteration, where the dynamic checks cost more than the dispatch itself.
     private let epollFD: Int32
     private let events: UnsafeMutablePointer<epoll_event>
-    private var registrations: ContiguousArray<Selectable?> = []
-    private var nextRegistrationID: UInt32 = 1
-    private var readyList: [Selectable] = []
-    private var timers: TimerWheel<TimerAction>
-    private var flushHooks: [() -> Void] = []
-    private var ownerThread: pthread_t?
-    /// The loop's view of the time, updated once per iteration.
     @exclusivity(unchecked)
-    public private(set) var now: Int64
+    private var registrations: ContiguousArray<Selectable?> = []
+    @exclusivity(unchecked)
+    private var nextRegistrationID: UInt32 = 1
+    @exclusivity(unchecked)
+    private var readyList: [Selectable] = []
+    /// The other half of `readyList`: the two swap on every pass, so that running the list
+    /// neither copies it nor reallocates it.
+    @exclusivity(unchecked)
+    private var spareReadyList: [Selectable] = []
+    @exclusivity(unchecked)
+    private var timers: TimerWheel<TimerAction>
+    @exclusivity(unchecked)
+    private var flushHooks: [() -> Void] = []
+    @exclusivity(unchecked)
+    private var ownerThread: pthread_t?
+    @exclusivity(unchecked)
+    var currentTime: Int64
+    /// The loop's view of the time, updated once per iteration.
+    ///
+    /// A computed property over internal storage on purpose: code in other modules that read
+    /// a public stored property directly was compiled with a dynamic exclusivity check (the
+    /// attribute did not carry over), once per received message.
+    public var now: Int64 { currentTime }
 
     /// The read buffer every connection reads into; its contents are valid only during the
     /// `received` callback that hands them out.
@@ -82,8 +100,8 @@ public final class EventLoop: @unchecked Sendable {
         events = .allocate(capacity: options.eventsPerWait)
         receiveBuffer = .allocate(byteCount: options.receiveBufferSize, alignment: 64)
         corkBuffer = .allocate(byteCount: options.corkBufferSize, alignment: 64)
-        now = MonotonicClock.milliseconds()
-        timers = TimerWheel(startTick: now / Self.tickMilliseconds)
+        currentTime = MonotonicClock.milliseconds()
+        timers = TimerWheel(startTick: currentTime / Self.tickMilliseconds)
         wakeUpFD = pw_eventfd()
         guard wakeUpFD >= 0, pw_epoll_ctl(epollFD, pw_EPOLL_CTL_ADD, wakeUpFD, pw_EPOLLIN | pw_EPOLLET, Self.wakeUpToken) == 0 else {
             let error = SystemError("eventfd")
@@ -146,7 +164,7 @@ public final class EventLoop: @unchecked Sendable {
         let ready = retryingInterrupts {
             Int(pw_epoll_wait(epollFD, events, Int32(options.eventsPerWait), waitTimeout()))
         }
-        now = MonotonicClock.milliseconds()
+        currentTime = MonotonicClock.milliseconds()
         if ready < 0 {
             logger.critical("epoll_wait failed", metadata: ["error": "\(SystemError("epoll_wait"))"])
             return
@@ -185,6 +203,7 @@ public final class EventLoop: @unchecked Sendable {
             registered.loopWillClose()
         }
         readyList.removeAll()
+        spareReadyList.removeAll()
         // Hooks and timers may hold objects that hold this loop: let them all go.
         flushHooks.removeAll()
         timers = TimerWheel(startTick: now / Self.tickMilliseconds)
@@ -260,12 +279,13 @@ public final class EventLoop: @unchecked Sendable {
 
     private func runReadyList() {
         guard !readyList.isEmpty else { return }
-        let ready = readyList
-        readyList.removeAll(keepingCapacity: true)
-        for selectable in ready {
+        // What handlers mark ready now waits for the next pass, in the other list.
+        swap(&readyList, &spareReadyList)
+        for selectable in spareReadyList {
             selectable.isOnReadyList = false
             if selectable.fd >= 0 { selectable.handleEvents(.readable) }
         }
+        spareReadyList.removeAll(keepingCapacity: true)
     }
 
     /// Runs `hook` once per iteration, just before the loop waits for events: the place

@@ -104,8 +104,15 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     }
 
     /// Output accepted but not yet taken by the kernel, in the send buffer or the transport.
+    /// Checked on every writable event: inline, and the plain socket tests only for nil.
+    @inline(__always)
     private var hasPendingOutput: Bool {
-        !sendBuffer.isEmpty || transport?.hasBufferedOutput == true
+        !sendBuffer.isEmpty || (transport != nil && transportHasBufferedOutput)
+    }
+
+    @inline(never)
+    private var transportHasBufferedOutput: Bool {
+        transport?.hasBufferedOutput == true
     }
 
     // MARK: Writing
@@ -179,9 +186,28 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// One `sendmsg` of both pieces; whatever the kernel leaves goes to the send buffer.
     private func sendDirectly(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        var written = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
+        // One nil test, then each path compiled on its own: the plain socket's code is what
+        // it was before the seam (no retain of the transport, no extra live registers).
+        if transport == nil {
+            let written = sendPieces(fd, first, second)
+            finishSend(first, second, written: written, error: written < 0 ? pw_errno() : 0)
+        } else {
+            sendThroughTransport(first, second)
+        }
+    }
+
+    @inline(never)
+    private func sendThroughTransport(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        guard let transport else { return }
+        let written = transport.send(to: fd, first, second)
+        finishSend(first, second, written: written, error: Int32(truncatingIfNeeded: -written))
+    }
+
+    /// Keeps what the kernel did not take; `error` is the `errno` when `written` is negative.
+    @inline(__always)
+    private func finishSend(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, written: Int, error code: Int32) {
+        var written = written
         if written < 0 {
-            let code = errorCode(of: written)
             guard code == EAGAIN || code == EWOULDBLOCK else {
                 closeNow(.error(code))
                 return
@@ -205,8 +231,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     // MARK: The socket's bytes
 
-    // Reads and writes call the transport when there is one (`transport?.send(...) ?? ...`)
-    // and the system call inline otherwise, so the plain socket's path stays as it was.
+    // Reads and writes test for a transport once and then run a path of their own: the
+    // system call inline for the plain socket, so its path stays as it was, or the transport.
 
     /// The `errno` of a failed read or write: a transport returns it negated, the system
     /// calls leave it in `errno`. Call it before anything else can change `errno`.
@@ -222,7 +248,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     }
 
     /// A graceful close with nothing left to send: the transport says goodbye, then the
-    /// descriptor closes.
+    /// descriptor closes. Out of line: rare, and it would bloat `deliver`.
+    @inline(never)
     private func finishClosing() {
         transport?.shutdown(on: fd)
         closeNow(.local)
@@ -378,10 +405,30 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Reads until the socket is drained, or until this connection has had its share for
     /// this iteration (then it goes on the ready list, so others are not starved).
     private func readAvailable() {
+        // The nil test once, not per read, and a loop compiled for each case (see `sendDirectly`).
+        if transport == nil {
+            readLoop { fd, buffer in
+                let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                return count >= 0 ? count : -Int(pw_errno())
+            }
+        } else {
+            readThroughTransport()
+        }
+    }
+
+    @inline(never)
+    private func readThroughTransport() {
+        guard let transport else { return }
+        readLoop { transport.receive(from: $0, into: $1) }
+    }
+
+    /// The read loop; `readOnce` returns a count, 0 at the end of input, or `-errno`.
+    @inline(__always)
+    private func readLoop(_ readOnce: (Int32, UnsafeMutableRawBufferPointer) -> Int) {
         let buffer = loop.receiveBuffer
         var reads = 0
         while state == .open {
-            let count = transport?.receive(from: fd, into: buffer) ?? Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let count = readOnce(fd, buffer)
             if count > 0 {
                 deliver(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
                 // A short read means the socket was drained; edge-triggering reports new data.
@@ -398,7 +445,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
                 endOfInput()
                 return
             } else {
-                let code = errorCode(of: count)
+                let code = Int32(truncatingIfNeeded: -count)
                 switch code {
                 case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: return
