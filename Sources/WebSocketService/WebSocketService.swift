@@ -3,8 +3,7 @@ import Reactor
 import ServiceLifecycle
 import WebSocket
 
-/// A ``WebSocket/WebSocketServer`` and the event loops it runs on, as a swift-service-lifecycle
-/// `Service`.
+/// A `WebSocketServer` and the event loops it runs on, as a swift-service-lifecycle `Service`.
 ///
 /// Bind the server's listeners first, then hand the server and its (not yet started)
 /// `EventLoopGroup` to the service and run it in a `ServiceGroup` next to your other services:
