@@ -1,6 +1,7 @@
 import Logging
 import Reactor
 import ServiceLifecycle
+import Synchronization
 import WebSocket
 
 /// A `WebSocketServer` and the event loops it runs on, as a swift-service-lifecycle `Service`.
@@ -23,8 +24,9 @@ import WebSocket
 /// or the task is cancelled. Then it drains the server: listeners close, requests still
 /// arriving are answered 503, and every WebSocket is sent close 1001 (going away). It waits
 /// until the loops have no connection left, at most ``shutdownTimeout``, and stops the loops.
-/// A cancellation drains the same way, so clients always learn that the server is going; the
-/// bound on the wait is what keeps a hard stop short.
+/// A cancellation drains the same way, so clients always learn that the server is going; a
+/// cancellation that arrives while the service waits for clients (the group escalating a
+/// graceful shutdown that took too long) stops the loops at once.
 ///
 /// The service owns the group's threads: do not start or stop the group yourself. The wait
 /// watches each loop's `connectionCount`, so connections of other servers on the same loops
@@ -59,8 +61,9 @@ public final class WebSocketService: Service, Sendable {
     }
 
     /// Runs the loops until a graceful shutdown or cancellation, then drains the server,
-    /// waits (bounded by ``shutdownTimeout``) for its connections to close, and stops the
-    /// loops. Returns once every loop thread has finished.
+    /// waits (bounded by ``shutdownTimeout``, cut short by a cancellation during the wait)
+    /// for its connections to close, and stops the loops. Returns once every loop thread has
+    /// finished.
     ///
     /// - Throws: `SystemError` when a loop thread cannot be created; the loops already
     ///   started are stopped first.
@@ -78,13 +81,24 @@ public final class WebSocketService: Service, Sendable {
         // the clients get their 1001, so the error carries no information worth keeping.
         try? await gracefulShutdown()
 
+        // Entered through cancellation, the wait still gives clients their bounded chance to
+        // close; a cancellation that comes once the drain has begun (the group escalating a
+        // graceful shutdown that takes too long) ends it at once. Read before the drain, so
+        // that a cancellation racing with it counts as coming after.
+        let cancelledBeforeDrain = Task.isCancelled
         server.drain()
         let deadline = MonotonicClock.milliseconds() + Self.milliseconds(shutdownTimeout)
-        var allClosed = true
-        for loop in group.loops {
-            // Sequential is fine: every loop drains at once, so each wait overlaps the others.
-            let closed = await Self.waitForNoConnections(on: loop, deadline: deadline)
-            allClosed = allClosed && closed
+        let abandon = WaitAbandonment()
+        let allClosed = await withTaskCancellationHandler {
+            var allClosed = true
+            for loop in group.loops {
+                // Sequential is fine: every loop drains at once, so each wait overlaps the others.
+                let closed = await Self.waitForNoConnections(on: loop, deadline: deadline, abandon: abandon)
+                allClosed = allClosed && closed
+            }
+            return allClosed
+        } onCancel: {
+            if !cancelledBeforeDrain { abandon.requested.store(true, ordering: .relaxed) }
         }
         group.stop()
         // The loops return from `run()` within one iteration of `stop()`, so the join is short.
@@ -92,18 +106,19 @@ public final class WebSocketService: Service, Sendable {
         logger.info("websocket service stopped", metadata: ["all_clients_closed": "\(allClosed)"])
     }
 
-    /// Suspends until `loop` has no connection left (true) or `deadline` passes (false).
+    /// Suspends until `loop` has no connection left (true), or `deadline` passes or the wait
+    /// is abandoned (false).
     ///
     /// The check runs on the loop itself, on the loop's own timers, so that it reads
     /// `connectionCount` on the thread that owns it, and so that it does not depend on
     /// `Task.sleep`, which returns at once in a cancelled task.
-    private static func waitForNoConnections(on loop: EventLoop, deadline: Int64) async -> Bool {
+    private static func waitForNoConnections(on loop: EventLoop, deadline: Int64, abandon: WaitAbandonment) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             loop.execute {
                 func check() {
                     if loop.connectionCount == 0 {
                         continuation.resume(returning: true)
-                    } else if MonotonicClock.milliseconds() >= deadline {
+                    } else if MonotonicClock.milliseconds() >= deadline || abandon.requested.load(ordering: .relaxed) {
                         continuation.resume(returning: false)
                     } else {
                         loop.schedule(afterMilliseconds: EventLoop.tickMilliseconds) { check() }
@@ -118,4 +133,10 @@ public final class WebSocketService: Service, Sendable {
         let (seconds, attoseconds) = duration.components
         return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
+}
+
+/// Set when the wait for clients is to end now, whatever the deadline; read by the loops'
+/// checks (at most one tick late, which is all the promptness a shutdown needs).
+private final class WaitAbandonment: Sendable {
+    let requested = Atomic<Bool>(false)
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Reactor
 import Synchronization
 import TestSupport
@@ -51,4 +52,12 @@ func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
         try? await Task.sleep(for: .milliseconds(10))
     }
     return condition()
+}
+
+/// Runs blocking socket calls on a thread of their own: blocking one of the concurrency
+/// pool's few threads (two on a two-core machine) could starve the service under test.
+func blocking<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
+    await withCheckedContinuation { continuation in
+        DispatchQueue(label: "pushwave.test.blocking").async { continuation.resume(returning: body()) }
+    }
 }

@@ -41,7 +41,7 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         #expect(await eventually(seconds: 5) { record.closeCode.withLock { $0 } != nil })
         #expect(record.closeCode.withLock { $0 } == .goingAway)
         // The listeners are gone with the loops.
-        let late = connectBlocking(port: port)
+        let late = await blocking { connectBlocking(port: port) }
         #expect(late == nil)
         if let late { close(late) }
     }
@@ -62,19 +62,32 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         #expect(record.closeCode.withLock { $0 } == .goingAway)
     }
 
+    /// Opens a raw socket that completes the upgrade, then reads nothing and answers nothing.
+    private func silentClient(port: Int) async throws -> Int32 {
+        let fd = try #require(await blocking { connectBlocking(port: port) })
+        let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        writeAll(fd, Array(request.utf8))
+        // The whole response head, so that what is read next is the first frame.
+        let response = await blocking {
+            var head: [UInt8] = []
+            while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                let byte = readBytes(fd, count: 1)
+                guard !byte.isEmpty else { break }
+                head += byte
+            }
+            return head
+        }
+        #expect(String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        return fd
+    }
+
     @Test func aClientThatNeverClosesDelaysShutdownOnlyUntilTheTimeout() async throws {
         let (service, port) = try makeService(shutdownTimeout: .milliseconds(300))
         let services = ServiceGroup(services: [service], logger: Logger(label: "test"))
         let running = Task { try await services.run() }
-
-        // A raw socket: it completes the upgrade, then reads nothing and answers nothing.
-        let fd = try #require(connectBlocking(port: port))
+        let fd = try await silentClient(port: port)
         defer { close(fd) }
-        let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        writeAll(fd, Array(request.utf8))
-        let response = readBytes(fd, count: 12)
-        #expect(String(decoding: response, as: UTF8.self) == "HTTP/1.1 101")
 
         let started = ContinuousClock.now
         await services.triggerGracefulShutdown()
@@ -82,5 +95,22 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         let elapsed = ContinuousClock.now - started
         #expect(elapsed >= .milliseconds(250))
         #expect(elapsed < .seconds(3))
+    }
+
+    @Test func cancellationDuringTheWaitStopsAtOnce() async throws {
+        let (service, port) = try makeService(shutdownTimeout: .seconds(30))
+        let services = ServiceGroup(services: [service], logger: Logger(label: "test"))
+        let running = Task { try await services.run() }
+        let fd = try await silentClient(port: port)
+        defer { close(fd) }
+
+        await services.triggerGracefulShutdown()
+        // The 1001 reaches the silent client: the drain has begun, and the wait with it.
+        let goingAway = await blocking { readBytes(fd, count: 4) }
+        #expect(goingAway.count == 4 && goingAway[0] == 0x88 && goingAway[2...3] == [0x03, 0xE9])
+        let started = ContinuousClock.now
+        running.cancel()
+        _ = try? await running.value
+        #expect(ContinuousClock.now - started < .seconds(3))
     }
 }
