@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Push", targets: ["Push"]),
+        // A WebSocket server as a swift-service-lifecycle `Service`; the only product that
+        // depends on ServiceLifecycle, so Reactor, HTTP and WebSocket users do not.
+        .library(name: "WebSocketService", targets: ["WebSocketService"]),
         .executable(name: "pushwave", targets: ["pushwave"]),
         .executable(name: "pushwave-load", targets: ["pushwave-load"]),
     ],
@@ -16,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Only for `swift package generate-documentation`: a command plugin, linked into nothing.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // epoll, accept4, eventfd and socket helpers that `import Glibc` does not expose.
@@ -52,6 +58,15 @@ let package = Package(
             ],
             exclude: ["Protocol/PROTOCOL.md"]
         ),
+        // Runs a WebSocketServer inside a ServiceGroup: graceful shutdown drains it.
+        .target(
+            name: "WebSocketService",
+            dependencies: [
+                "Reactor", "WebSocket",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "pushwave",
             dependencies: [
@@ -76,6 +91,13 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
+        .testTarget(
+            name: "WebSocketServiceTests",
+            dependencies: [
+                "WebSocketService", "WebSocket", "Reactor", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

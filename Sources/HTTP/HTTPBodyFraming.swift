@@ -15,6 +15,7 @@ public enum HTTPBodyFraming: Equatable, Sendable {
         /// 400, 413 or 501.
         public var status: HTTPStatus
 
+        /// A refusal answered with `status`.
         public init(_ status: HTTPStatus) {
             self.status = status
         }

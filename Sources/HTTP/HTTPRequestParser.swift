@@ -14,6 +14,9 @@ public struct HTTPRequestParser {
     /// How many bytes of an incomplete head are buffered.
     package var bufferedByteCount: Int { accumulator.bytes.count }
 
+    /// Feeds the next bytes of the stream: `.needMore` until the head is complete, then
+    /// `.complete` with the head and how many of `bytes` it used, or `.failed` with the status
+    /// to answer. Bytes past the head are not consumed; hand them to the body reader.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseResult<HTTPRequestHead> {
         accumulator.parse(bytes) { (head: [UInt8]) throws(HTTPHeadSyntax.Failure) in try HTTPRequestHead(parsing: head) }
     }

@@ -16,6 +16,12 @@ public final class BufferPool {
     @exclusivity(unchecked)
     public private(set) var blocksInUse = 0
 
+    /// Creates an empty pool; blocks are allocated on first use.
+    ///
+    /// - Parameters:
+    ///   - blockSize: The size of every block, a power of two (so that ring buffers can mask
+    ///     their indices instead of dividing).
+    ///   - maxCachedBlocks: How many returned blocks are kept for reuse.
     public init(blockSize: Int = 16 * 1024, maxCachedBlocks: Int = 256) {
         precondition(blockSize > 0 && blockSize & (blockSize - 1) == 0, "blockSize must be a power of two")
         self.blockSize = blockSize

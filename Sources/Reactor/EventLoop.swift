@@ -25,13 +25,16 @@ public final class EventLoop: @unchecked Sendable {
         public var eventsPerWait = 1024
         /// Size of the pooled blocks that back connection buffers.
         public var poolBlockSize = 16 * 1024
+        /// The defaults.
         public init() {}
     }
 
     /// Milliseconds per timer tick: the resolution of every timeout.
     public static let tickMilliseconds: Int64 = 10
 
+    /// Where the loop and the connections on it log.
     public let logger: Logger
+    /// The options the loop was created with.
     public let options: Options
     /// The pool that backs connections' send buffers and other per-connection storage.
     public let pool: BufferPool
@@ -90,6 +93,10 @@ public final class EventLoop: @unchecked Sendable {
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
 
+    /// Creates the loop's epoll instance, wake-up eventfd and buffers. The loop does nothing
+    /// until ``run()`` is called on the thread that is to own it.
+    ///
+    /// - Throws: ``SystemError`` when the kernel refuses an epoll instance or an eventfd.
     public init(options: Options = Options(), logger: Logger = Logger(label: "pushwave.reactor")) throws {
         self.options = options
         self.logger = logger

@@ -10,6 +10,7 @@ public final class EventLoopGroup: @unchecked Sendable {
     public let loops: [EventLoop]
     private var threads: [pthread_t] = []
 
+    /// Creates `count` loops with the same options; no thread starts until ``start(_:)``.
     public init(count: Int, options: EventLoop.Options = EventLoop.Options()) throws {
         precondition(count > 0, "an EventLoopGroup needs at least one loop")
         loops = try (0..<count).map { _ in try EventLoop(options: options) }

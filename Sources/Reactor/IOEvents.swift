@@ -2,7 +2,9 @@ import CEpollShim
 
 /// The readiness bits that epoll reports for a descriptor.
 public struct IOEvents: OptionSet, Sendable {
+    /// The epoll event bits (`EPOLLIN`, `EPOLLOUT`, ...).
     public let rawValue: UInt32
+    /// Wraps epoll event bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// Bytes can be read, or a listener has connections to accept.

@@ -21,8 +21,10 @@ public struct RingBuffer {
     /// Number of readable bytes.
     public private(set) var count = 0
 
+    /// An empty buffer with no storage: it takes a block from the pool on the first append.
     public init() {}
 
+    /// Whether there is nothing to read.
     public var isEmpty: Bool { count == 0 }
 
     /// Appends bytes, growing the storage as needed.

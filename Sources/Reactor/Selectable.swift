@@ -20,6 +20,7 @@ open class Selectable: @unchecked Sendable {
     @exclusivity(unchecked)
     var isOnReadyList = false
 
+    /// Creates an object for `loop`; it watches nothing until registered.
     public init(loop: EventLoop) {
         self.loop = loop
     }

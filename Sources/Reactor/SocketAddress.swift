@@ -14,6 +14,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 
     private var storage: Storage
 
+    /// Parses a numeric IPv4 or IPv6 host (brackets allowed around IPv6), or `localhost`.
+    ///
+    /// - Throws: ``SystemError`` with `EINVAL` for a port outside 0...65535 or a host that is
+    ///   not a numeric address.
     public init(host: String, port: Int) throws {
         let host = host == "localhost" ? "127.0.0.1" : host
         guard (0...65535).contains(port) else { throw SystemError("invalid port \(port)", code: EINVAL) }
@@ -61,6 +65,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The port, in host byte order.
     public var port: Int {
         switch storage {
         case .v4(let address): Int(UInt16(bigEndian: address.sin_port))
@@ -68,6 +73,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The numeric host, without brackets for IPv6.
     public var host: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         switch storage {
@@ -77,6 +83,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// `host:port`, with the IPv6 host in brackets.
     public var description: String {
         family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }

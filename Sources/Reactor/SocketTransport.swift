@@ -44,6 +44,7 @@ open class SocketTransport {
         case failed(Int32)
     }
 
+    /// A transport for the plain socket; subclasses call it from their own initialisers.
     public init() {}
 
     /// Runs the handshake as far as the socket allows. The plain socket has none.

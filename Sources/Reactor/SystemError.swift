@@ -11,6 +11,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The `errno` value.
     public let code: Int32
 
+    /// An error for `call` with an explicit `errno` value.
     public init(_ call: String, code: Int32) {
         self.call = call
         self.code = code
@@ -21,6 +22,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
         self.init(call, code: pw_errno())
     }
 
+    /// The call, the `strerror` text and the number.
     public var description: String {
         "\(call): \(String(cString: strerror(code))) (errno \(code))"
     }

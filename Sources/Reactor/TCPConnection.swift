@@ -64,6 +64,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     @exclusivity(unchecked)
     public final var transport: SocketTransport?
 
+    /// Creates an unconnected connection on `loop`. A listener's factory returns one for each
+    /// accepted socket; a client calls `connect(to:from:)` on it.
     public override init(loop: EventLoop) {
         super.init(loop: loop)
     }
@@ -352,6 +354,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         closed(reason)
     }
 
+    /// The loop is shutting down: the connection closes at once, with `.loopStopped`.
     open override func loopWillClose() {
         closeNow(.loopStopped)
     }
@@ -387,6 +390,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         }
     }
 
+    /// Drives the connection from its socket's events: finishes a connect or a transport
+    /// handshake, flushes pending output when writable, and reads until `EAGAIN` (or the
+    /// per-iteration budget) when readable. Subclasses override the callbacks, not this.
     open override func handleEvents(_ events: IOEvents) {
         switch state {
         case .connecting: return finishConnect()

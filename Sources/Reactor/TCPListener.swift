@@ -12,6 +12,7 @@ import Glibc
 /// (`EMFILE`/`ENFILE`) the listener stops watching for a short pause instead of spinning on
 /// an accept that keeps failing, logs once per episode, and resumes by itself.
 public final class TCPListener: Selectable, @unchecked Sendable {
+    /// How the listening socket is set up and how much it accepts at a time.
     public struct Options: Sendable {
         /// The `listen` backlog.
         public var backlog: Int32 = 1024
@@ -21,9 +22,11 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         public var exhaustionPauseMilliseconds: Int64 = 100
         /// Connections accepted per event before other work gets a turn.
         public var acceptsPerIteration = 256
+        /// The defaults.
         public init() {}
     }
 
+    /// Makes the connection for an accepted socket, on the listener's loop; nil refuses it.
     public typealias ConnectionFactory = (EventLoop) -> TCPConnection?
 
     /// The bound address (with the actual port when 0 was asked for).
@@ -87,10 +90,12 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         closeDescriptor(listenFD)
     }
 
+    /// The loop is shutting down: stops listening.
     public override func loopWillClose() {
         close()
     }
 
+    /// Accepts the pending connections (up to `acceptsPerIteration` per event).
     public override func handleEvents(_ events: IOEvents) {
         acceptAvailable()
     }

@@ -21,11 +21,16 @@ final class ClientUpgrade {
 /// A parsed `ws://host:port/path` address. Numeric hosts and `localhost` only, as for
 /// `SocketAddress`; `wss://` needs TLS, which this library does not speak.
 public struct WebSocketURL: Sendable, CustomStringConvertible {
+    /// The host as written (an IPv6 host keeps its brackets).
     public let host: String
+    /// The port; 80 when the URL has none.
     public let port: Int
     /// Path and query, starting with `/`.
     public let path: String
 
+    /// Parses `ws://host[:port][/path][?query]`.
+    ///
+    /// - Throws: ``WebSocketURLError`` for another scheme, a missing host or a bad port.
     public init(_ string: String) throws {
         guard string.hasPrefix("ws://") else {
             throw WebSocketURLError("only ws:// URLs are supported: \(string)")
@@ -58,6 +63,7 @@ public struct WebSocketURL: Sendable, CustomStringConvertible {
     /// The `Host` header value: the port is left out when it is the default.
     var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
 
+    /// The URL, with the port left out when it is 80.
     public var description: String { "ws://\(hostHeader)\(path)" }
 
     /// The address to connect to.
@@ -66,7 +72,9 @@ public struct WebSocketURL: Sendable, CustomStringConvertible {
     }
 }
 
+/// A string that ``WebSocketURL/init(_:)`` cannot parse.
 public struct WebSocketURLError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, with the string.
     public let description: String
     init(_ description: String) { self.description = description }
 }

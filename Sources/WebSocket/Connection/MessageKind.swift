@@ -1,6 +1,8 @@
 /// Whether a message is UTF-8 text or binary data.
 public enum MessageKind: Sendable {
+    /// A text message (opcode 0x1): its payload is valid UTF-8, checked on receipt.
     case text
+    /// A binary message (opcode 0x2): any bytes.
     case binary
 
     var opcode: Opcode { self == .text ? .text : .binary }

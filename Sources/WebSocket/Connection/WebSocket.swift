@@ -48,6 +48,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// What only some connections need, kept out of line so idle ones stay small.
     var extras: ConnectionExtras?
 
+    /// Creates a connection on `context`'s loop. A server route creates it in
+    /// ``ServerResponse/upgrade(subprotocol:makeSocket:)``; a client calls
+    /// ``connect(to:from:subprotocols:headers:)`` on it.
     public init(context: WebSocketContext) {
         self.context = context
         parser = FrameParser(role: context.role, limits: context.configuration.limits)
@@ -199,6 +202,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         context.subscribe(self, to: topic)
     }
 
+    /// Stops receiving what is published to `topic`; nothing if not subscribed.
     public func unsubscribe(_ topic: String) {
         context.unsubscribe(self, from: topic)
     }
@@ -278,6 +282,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
     }
 
+    /// The connection's one timer came due: on the server a keepalive or close timeout closes
+    /// the socket; on the client the close timeout starts. Internal to the protocol.
     public final override func timerFired() {
         timer = nil
         switch phase {
@@ -306,6 +312,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     // MARK: Receiving
 
+    /// Parses frames in place from the loop's receive buffer and calls ``didReceive(_:kind:)``
+    /// for each complete message. Internal to the protocol; override the callbacks instead.
     public final override func received(_ bytes: UnsafeMutableRawBufferPointer) {
         if case .handshaking(let upgrade) = phase {
             receiveHandshake(upgrade, bytes)
@@ -382,6 +390,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     // MARK: TCP events
 
+    /// The socket is open: a client sends its upgrade request, a server connection (whose
+    /// upgrade response is already queued) opens and calls ``didOpen()``.
     public final override func connected() {
         switch phase {
         case .handshaking(let upgrade):
@@ -402,15 +412,19 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         didOpen()
     }
 
+    /// The peer sent FIN: after a closing handshake the normal end, otherwise 1006.
     public final override func endOfInput() {
         // Either the normal end after the closing handshake, or the peer vanished (1006).
         closeTransport()
     }
 
+    /// The send buffer emptied: calls ``didDrain()``.
     public final override func writable() {
         didDrain()
     }
 
+    /// The socket is closed: unsubscribes from every topic and calls
+    /// ``didClose(code:reason:)`` once, with 1006 when no close frame was received.
     public final override func closed(_ reason: CloseReason) {
         let wasOpen: Bool
         switch phase {

@@ -18,6 +18,8 @@ public struct WebSocketConfiguration: Sendable {
     /// A send is refused (per `slowConsumerPolicy`) while the queue is at or over it, so the
     /// memory a connection can hold is this plus one message.
     public var maxBufferedAmount = 1 << 20
+    /// What a send does when the queue is at ``maxBufferedAmount``: close with 1008 (the default)
+    /// or drop the message.
     public var slowConsumerPolicy = SlowConsumerPolicy.close
     /// Largest HTTP upgrade request head (request line and headers); beyond it: 431.
     public var maxRequestHeadBytes = 8 * 1024
@@ -34,5 +36,6 @@ public struct WebSocketConfiguration: Sendable {
     /// TCP) after the closing handshake started.
     public var closeTimeoutMilliseconds: Int64 = 5_000
 
+    /// The defaults.
     public init() {}
 }

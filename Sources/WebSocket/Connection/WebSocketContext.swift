@@ -3,11 +3,17 @@ import Reactor
 
 /// Counters of one context's connections, kept on its loop without locks.
 public struct WebSocketStatistics: Sendable {
+    /// Connections that completed the handshake.
     public var connectionsOpened = 0
+    /// Open connections that have since closed, for any reason.
     public var connectionsClosed = 0
+    /// Complete messages handed to ``WebSocket/didReceive(_:kind:)``.
     public var messagesReceived = 0
+    /// Payload bytes of those messages.
     public var bytesReceived = 0
+    /// Data messages queued for sending (direct sends and topic deliveries).
     public var messagesSent = 0
+    /// Payload bytes of those messages.
     public var bytesSent = 0
     /// Messages not sent because a connection's send buffer was full (`.dropMessages`).
     public var messagesDropped = 0
@@ -17,6 +23,7 @@ public struct WebSocketStatistics: Sendable {
     /// line of each failure gives the error and the code).
     public var protocolErrors = 0
 
+    /// All counters zero.
     public init() {}
 
     /// Adds another loop's counters, for a process-wide total.
@@ -37,9 +44,13 @@ public struct WebSocketStatistics: Sendable {
 /// counters, their topics and the broker that links those to other loops. Create one per loop (a `WebSocketServer` makes its own).
 /// Confined to its loop's thread.
 public final class WebSocketContext: @unchecked Sendable {
+    /// The loop every connection of this context runs on.
     public let loop: EventLoop
+    /// Server or client: decides masking and which side may do what.
     public let role: Role
+    /// The limits, timeouts and policies of these connections.
     public let configuration: WebSocketConfiguration
+    /// Where these connections log (protocol errors at debug level).
     public let logger: Logger
     /// Counters, updated by the connections as they go.
     // See `TCPConnection` on `@exclusivity(unchecked)`.
@@ -53,6 +64,14 @@ public final class WebSocketContext: @unchecked Sendable {
     @exclusivity(unchecked)
     private var maskKeys: MaskKeyGenerator
 
+    /// Creates the context for connections on `loop`.
+    ///
+    /// - Parameters:
+    ///   - loop: The loop; call everything else on its thread.
+    ///   - role: `.server` for accepted connections, `.client` for those that connect.
+    ///   - configuration: Limits, timeouts and policies.
+    ///   - logger: Where the connections log.
+    ///   - broker: Links this loop's topics to other loops; nil keeps them local.
     public init(
         loop: EventLoop, role: Role, configuration: WebSocketConfiguration = WebSocketConfiguration(),
         logger: Logger = Logger(label: "pushwave.websocket"), broker: (any Broker)? = nil

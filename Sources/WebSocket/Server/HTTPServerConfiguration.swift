@@ -13,5 +13,6 @@ public struct HTTPServerConfiguration: Sendable {
     /// 0 turns keep-alive off: every response closes its connection.
     public var keepAliveTimeoutMilliseconds: Int64 = 5_000
 
+    /// The defaults.
     public init() {}
 }

@@ -21,6 +21,7 @@ import Synchronization
 /// With several loops each gets its own `SO_REUSEPORT` listener and context; publishing to
 /// a topic reaches the subscribers on every loop through the server's `broker`.
 public final class WebSocketServer: Sendable {
+    /// The configuration every connection of the server shares.
     public let configuration: WebSocketConfiguration
     /// Carries publishes between the server's loops (`LocalBroker` unless given another).
     public let broker: any Broker
@@ -29,6 +30,14 @@ public final class WebSocketServer: Sendable {
     /// The server's presence on each loop: the one list of the loops it runs on.
     private let endpoints = Mutex<[ServerEndpoint]>([])
 
+    /// Creates a server; it listens once ``listen(on:address:maxConnections:backlog:)`` is called.
+    ///
+    /// - Parameters:
+    ///   - configuration: Limits, timeouts and policies for every connection.
+    ///   - logger: Where the server and its connections log.
+    ///   - broker: Carries publishes between loops (and, with another implementation, processes).
+    ///   - router: Answers every request, on the loop that accepted it; keep it fast and
+    ///     non-blocking.
     public init(
         configuration: WebSocketConfiguration = WebSocketConfiguration(),
         logger: Logger = Logger(label: "pushwave.server"),

@@ -8,8 +8,10 @@ public final class LocalBroker: Broker {
     /// is gone (its loop shut down) is skipped and cleaned up.
     private let subscribed = Mutex<[String: [WeakContext]]>([:])
 
+    /// A broker with no subscribers yet.
     public init() {}
 
+    /// Copies the payload once and hands it to each other subscribed loop's task queue.
     public func publish(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind, from origin: WebSocketContext?) {
         let targets = subscribed.withLock { $0[topic] }
         guard let targets else { return }
@@ -24,10 +26,12 @@ public final class LocalBroker: Broker {
         }
     }
 
+    /// Remembers that `context`'s loop wants `topic`.
     public func subscribe(_ context: WebSocketContext, to topic: String) {
         subscribed.withLock { $0[topic, default: []].append(WeakContext(context: context)) }
     }
 
+    /// Forgets that `context`'s loop wants `topic` (and any context that is gone).
     public func unsubscribe(_ context: WebSocketContext, from topic: String) {
         subscribed.withLock { table in
             table[topic]?.removeAll { $0.context == nil || $0.context === context }
