@@ -134,7 +134,10 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         if let expiryTimer { _ = loop.cancel(expiryTimer) }
         expiryTimer = nil
         guard let expiresAt = token?.expiresAt else { return }
-        let milliseconds = max(0, Int64((expiresAt - WallClock.seconds()) * 1000))
+        // The verifier's leeway for clock skew applies here too: a token it accepted as not
+        // yet expired lives as long.
+        let leeway = endpoint.tokens?.leeway ?? 0
+        let milliseconds = max(0, Int64((expiresAt + leeway - WallClock.seconds()) * 1000))
         expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
             self?.expiryTimer = nil
             self?.close(code: PushCloseCode.tokenExpired, reason: "token expired")
