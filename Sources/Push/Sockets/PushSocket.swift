@@ -42,8 +42,12 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         case .failure(let error):
             reject(error, id: id)
         case .success(let command):
-            consecutiveErrors = 0
-            perform(command, id: id)
+            do throws(CommandError) {
+                try perform(command, id: id)
+                consecutiveErrors = 0
+            } catch {
+                reject(error, id: id)
+            }
         }
     }
 
@@ -56,19 +60,19 @@ final class PushSocket: WebSocket, @unchecked Sendable {
 
     // MARK: Commands
 
-    private func perform(_ command: Command, id: JSON?) {
+    private func perform(_ command: Command, id: JSON?) throws(CommandError) {
         switch command {
-        case .subscribe(let topic, let since): subscribe(topic, since: since, id: id)
-        case .unsubscribe(let topic): unsubscribe(topic, id: id)
-        case .publish(let topic, let data): publish(topic, data: data, id: id)
-        case .refresh(let token): refresh(token, id: id)
+        case .subscribe(let topic, let since): try subscribe(topic, since: since, id: id)
+        case .unsubscribe(let topic): try unsubscribe(topic, id: id)
+        case .publish(let topic, let data): try publish(topic, data: data, id: id)
+        case .refresh(let token): try refresh(token, id: id)
         }
     }
 
-    private func subscribe(_ topic: String, since: StreamPosition?, id: JSON?) {
-        guard token?.maySubscribe(topic) ?? true else { return reject(.notAllowed, id: id) }
-        guard subscriptions[topic] == nil else { return reject(.badCommand("already subscribed to \"\(topic)\""), id: id) }
-        guard subscriptions.count < endpoint.maxSubscriptionsPerConnection else { return reject(.tooManySubscriptions, id: id) }
+    private func subscribe(_ topic: String, since: StreamPosition?, id: JSON?) throws(CommandError) {
+        guard token?.maySubscribe(topic) ?? true else { throw .notAllowed }
+        guard subscriptions[topic] == nil else { throw .badCommand("already subscribed to \"\(topic)\"") }
+        guard subscriptions.count < endpoint.maxSubscriptionsPerConnection else { throw .tooManySubscriptions }
         subscriptions[topic] = .starting
         endpoint.hub.subscribe(on: loop, to: topic, since: since) { recovery in
             self.start(topic, recovery, id: id)
@@ -88,15 +92,15 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         subscribe(TopicHub.envelopeChannel(topic))
     }
 
-    private func unsubscribe(_ topic: String, id: JSON?) {
-        guard let subscription = subscriptions.removeValue(forKey: topic) else { return reject(.notSubscribed, id: id) }
+    private func unsubscribe(_ topic: String, id: JSON?) throws(CommandError) {
+        guard let subscription = subscriptions.removeValue(forKey: topic) else { throw .notSubscribed }
         if case .active = subscription { unsubscribe(TopicHub.envelopeChannel(topic)) }
         endpoint.hub.unsubscribed(topic)
         send(Envelope.reply(Envelope.withID(id, [("op", .string("unsubscribed")), ("topic", .string(topic))])))
     }
 
-    private func publish(_ topic: String, data: JSON, id: JSON?) {
-        guard token.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { return reject(.notAllowed, id: id) }
+    private func publish(_ topic: String, data: JSON, id: JSON?) throws(CommandError) {
+        guard token.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { throw .notAllowed }
         let (position, _) = endpoint.hub.publish(topic, payload: Array(data.serialized.utf8), kind: .text)
         send(Envelope.reply(Envelope.withID(id, [
             ("op", .string("published")), ("topic", .string(topic)), ("offset", .int(Int(clamping: position.offset))),
@@ -104,15 +108,15 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         ])))
     }
 
-    private func refresh(_ text: String, id: JSON?) {
-        guard let verifier = endpoint.tokens else { return reject(.badCommand("this server takes no tokens"), id: id) }
-        do {
+    private func refresh(_ text: String, id: JSON?) throws(CommandError) {
+        guard let verifier = endpoint.tokens else { throw .badCommand("this server takes no tokens") }
+        do throws(TokenError) {
             token = try verifier.verify(text)
-            scheduleExpiry()
-            send(Envelope.reply(Envelope.withID(id, [("op", .string("refreshed"))])))
         } catch {
-            reject(.badCommand("token refused: \(error.reason)"), id: id)
+            throw .badCommand("token refused: \(error.reason)")
         }
+        scheduleExpiry()
+        send(Envelope.reply(Envelope.withID(id, [("op", .string("refreshed"))])))
     }
 
     // MARK: Helpers
