@@ -44,6 +44,8 @@ public final class EventLoop: @unchecked Sendable {
     private var readyList: [Selectable] = []
     private var timers: TimerWheel<TimerAction>
     private var flushHooks: [() -> Void] = []
+    /// One object per type that a layer above keeps per loop (e.g. TLS's shared buffers).
+    private var loopLocals: [ObjectIdentifier: AnyObject] = [:]
     private var ownerThread: pthread_t?
     /// The loop's view of the time, updated once per iteration.
     @exclusivity(unchecked)
@@ -187,6 +189,7 @@ public final class EventLoop: @unchecked Sendable {
         readyList.removeAll()
         // Hooks and timers may hold objects that hold this loop: let them all go.
         flushHooks.removeAll()
+        loopLocals.removeAll()
         timers = TimerWheel(startTick: now / Self.tickMilliseconds)
     }
 
@@ -273,6 +276,17 @@ public final class EventLoop: @unchecked Sendable {
     /// shuts down.
     public func addFlushHook(_ hook: @escaping () -> Void) {
         flushHooks.append(hook)
+    }
+
+    /// The loop's one instance of `T`, made by `make` on first use: for state that a layer
+    /// above shares among the connections of one loop (buffers, budgets). Call it on the loop's
+    /// thread. The loop lets go of these objects when it shuts down.
+    public func loopLocal<T: AnyObject>(_ type: T.Type, orMake make: () -> T) -> T {
+        let key = ObjectIdentifier(type)
+        if let existing = loopLocals[key] as? T { return existing }
+        let made = make()
+        loopLocals[key] = made
+        return made
     }
 
     // MARK: Timers
