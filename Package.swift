@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "WebSocket",
             dependencies: [
-                "Reactor", "HTTP", "COpenSSLShim", "CZlibShim",
+                "Reactor", "TLS", "HTTP", "COpenSSLShim", "CZlibShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket",
+                "Reactor", "WebSocket", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave-load",
             dependencies: [
-                "Reactor", "WebSocket", "Push",
+                "Reactor", "TLS", "WebSocket", "Push",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Turns SIGINT and SIGTERM into events the main thread waits for. The signals are blocked
+/// Turns SIGINT, SIGTERM and SIGHUP into events the main thread waits for. The signals are blocked
 /// in every thread (the loops' threads inherit the mask), so none is delivered
 /// asynchronously; the main thread takes them with `sigtimedwait`.
 struct SignalWaiter {
@@ -13,6 +13,7 @@ struct SignalWaiter {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
