@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "TLS", targets: ["TLS"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Push", targets: ["Push"]),
@@ -28,7 +29,7 @@ let package = Package(
         // The system libraries' glue lives in folders of its own below it, each a target, so
         // that a user of the reactor alone links none of them.
         .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL", "Zlib"]),
-        // libcrypto (Debian libssl-dev): SHA-1 for the handshake, HMAC-SHA-256 for tokens, later TLS.
+        // OpenSSL 3 (Debian libssl-dev): SHA-1 for the handshake, HMAC-SHA-256 for tokens, TLS.
         .target(name: "COpenSSLShim", path: "CEpollShim/OpenSSL"),
         // zlib (Debian zlib1g-dev): raw DEFLATE for permessage-deflate (RFC 7692).
         .target(name: "CZlibShim", path: "CEpollShim/Zlib"),
@@ -39,12 +40,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // TLS connections over the reactor's transport seam, with loop-shared buffers.
+        .target(name: "TLS", dependencies: ["Reactor", "COpenSSLShim"]),
         // HTTP/1.1 heads and bodies: parsers, request framing, writer, statuses. No I/O, no reactor.
         .target(name: "HTTP"),
         .target(
             name: "WebSocket",
             dependencies: [
-                "Reactor", "HTTP", "COpenSSLShim", "CZlibShim",
+                "Reactor", "TLS", "HTTP", "COpenSSLShim", "CZlibShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,7 +56,7 @@ let package = Package(
         .target(
             name: "Push",
             dependencies: [
-                "WebSocket", "HTTP", "Reactor", "COpenSSLShim",
+                "WebSocket", "HTTP", "Reactor", "TLS", "COpenSSLShim",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Protocol/PROTOCOL.md"]
@@ -70,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket", "Push",
+                "Reactor", "WebSocket", "Push", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -80,13 +83,14 @@ let package = Package(
         .executableTarget(
             name: "pushwave-load",
             dependencies: [
-                "Reactor", "WebSocket", "Push",
+                "Reactor", "TLS", "WebSocket", "Push",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // Helpers shared by the test targets: a loop on its own thread, blocking sockets.
         .target(name: "TestSupport", dependencies: ["Reactor", "HTTP"], path: "Tests/TestSupport"),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "Reactor", "WebSocket", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),

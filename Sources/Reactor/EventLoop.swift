@@ -45,6 +45,9 @@ public final class EventLoop: @unchecked Sendable {
     // every iteration, where the dynamic checks cost more than the dispatch itself.
     private let epollFD: Int32
     private let events: UnsafeMutablePointer<epoll_event>
+    /// One object per type that a layer above keeps per loop (e.g. TLS's shared buffers).
+    @exclusivity(unchecked)
+    private var loopLocals: [ObjectIdentifier: AnyObject] = [:]
     @exclusivity(unchecked)
     private var registrations: ContiguousArray<Selectable?> = []
     @exclusivity(unchecked)
@@ -213,6 +216,7 @@ public final class EventLoop: @unchecked Sendable {
         spareReadyList.removeAll()
         // Hooks and timers may hold objects that hold this loop: let them all go.
         flushHooks.removeAll()
+        loopLocals.removeAll()
         timers = TimerWheel(startTick: now / Self.tickMilliseconds)
     }
 
@@ -300,6 +304,17 @@ public final class EventLoop: @unchecked Sendable {
     /// shuts down.
     public func addFlushHook(_ hook: @escaping () -> Void) {
         flushHooks.append(hook)
+    }
+
+    /// The loop's one instance of `T`, made by `make` on first use: for state that a layer
+    /// above shares among the connections of one loop (buffers, budgets). Call it on the loop's
+    /// thread. The loop lets go of these objects when it shuts down.
+    public func loopLocal<T: AnyObject>(_ type: T.Type, orMake make: () -> T) -> T {
+        let key = ObjectIdentifier(type)
+        if let existing = loopLocals[key] as? T { return existing }
+        let made = make()
+        loopLocals[key] = made
+        return made
     }
 
     // MARK: Timers

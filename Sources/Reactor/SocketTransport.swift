@@ -42,6 +42,10 @@ open class SocketTransport {
         case pending
         /// The handshake failed, with an `errno`-style code for `closed(.error(_:))`.
         case failed(Int32)
+        /// Not now: the transport's share of handshake work for this loop iteration is spent
+        /// (handshakes cost CPU). The connection goes on the ready list and calls again in a
+        /// later iteration, so a storm of handshakes cannot starve established connections.
+        case yielded
     }
 
     /// A transport for the plain socket; subclasses call it from their own initialisers.
@@ -63,6 +67,12 @@ open class SocketTransport {
         let written = sendPieces(fd, first, second)
         return written >= 0 ? written : -Int(pw_errno())
     }
+
+    /// True when the last ``receive(from:into:)`` left input behind (in the socket or in the
+    /// transport) although it returned less than a full buffer, e.g. because decrypted
+    /// records did not fill the buffer exactly: the connection reads again rather than
+    /// waiting for an edge that will not come.
+    open var hasBufferedInput: Bool { false }
 
     /// True while the transport holds output of its own that the socket has not taken.
     open var hasBufferedOutput: Bool { false }

@@ -380,6 +380,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         switch transport?.handshake(on: fd) ?? .complete {
         case .pending:
             return
+        case .yielded:
+            // Called again from the ready list (with `.readable`, which leads back here).
+            loop.markReady(self)
         case .failed(let code):
             closeNow(.error(code))
         case .complete:
@@ -440,7 +443,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
                 // A short read means the socket was drained; edge-triggering reports new data.
                 // When the peer has closed, its FIN may have come with this data in the same
                 // edge: read on to the end of input instead of stopping at a short read.
-                if count < buffer.count, !peerHasClosed { return }
+                if count < buffer.count, !peerHasClosed, transport?.hasBufferedInput != true { return }
                 reads += 1
                 if reads >= loop.options.readsPerIteration {
                     loop.markReady(self)

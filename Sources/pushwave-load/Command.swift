@@ -1,6 +1,7 @@
 import Push
 import ArgumentParser
 import Reactor
+import TLS
 import WebSocket
 
 #if canImport(Glibc)
@@ -21,8 +22,14 @@ struct LoadCommand: ParsableCommand {
 
 /// Options every mode takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "The WebSocket URL, ws://HOST:PORT/PATH (numeric host or localhost).")
+    @Option(help: "The WebSocket URL, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH (numeric host or localhost).")
     var url: String
+
+    @Option(help: "wss://: trust the CA certificates in this PEM file (default: the system store).")
+    var ca: String?
+
+    @Flag(help: "wss://: accept any server certificate (for load tests against test certificates).")
+    var insecure = false
 
     @Option(help: "Event loops (threads) per process. Default: the number of processors.")
     var threads: Int?
@@ -50,6 +57,7 @@ struct CommonOptions: ParsableArguments {
 
     func validate() throws {
         _ = try WebSocketURL(url)
+        guard ca == nil || !insecure else { throw ValidationError("--ca and --insecure exclude each other") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
         guard maxErrors >= 0 else { throw ValidationError("--max-errors must not be negative") }
@@ -58,6 +66,13 @@ struct CommonOptions: ParsableArguments {
         if let childIndex, let childCount {
             guard childCount > 0, (0..<childCount).contains(childIndex) else { throw ValidationError("bad child index") }
         }
+    }
+
+    /// The client TLS context for a wss:// URL, as --ca and --insecure say; nil for ws://.
+    private func tlsContext(for url: WebSocketURL) throws -> TLSContext? {
+        guard url.isSecure else { return nil }
+        let trust: TLSTrust = insecure ? .anyCertificate : ca.map { .certificateAuthority(path: $0) } ?? .system
+        return try TLSContext.client(trust: trust)
     }
 
     /// The plan's common part; the mode fills in the rest.
@@ -69,6 +84,7 @@ struct CommonOptions: ParsableArguments {
             mode: mode, url: try WebSocketURL(url), threads: threads ?? defaultThreads,
             sources: try sourceAddresses.map(parseSourceAddresses) ?? [],
             maxMessageSize: maxMessageSize, json: json, maxErrors: maxErrors)
+        plan.tls = try tlsContext(for: plan.url)
         plan.processCount = processCount
         plan.processIndex = childIndex ?? 0
         plan.isChild = childIndex != nil
@@ -132,6 +148,7 @@ struct EchoCommand: ParsableCommand {
         plan.rate = rate
         plan.duration = duration
         plan.warmup = warmup
+        guard !(rawEcho && plan.url.isSecure) else { throw ValidationError("--raw-echo does not speak TLS") }
         plan.rawEcho = rawEcho
         try execute(plan)
     }

@@ -1,3 +1,4 @@
+import TLS
 import Histogram
 import Reactor
 import Synchronization
@@ -273,20 +274,20 @@ final class LoopWorker: @unchecked Sendable {
                 } else {
                     let socket = EchoSocket(worker: self, globalID: id)
                     echoSockets.append(socket)
-                    try socket.connect(to: plan.url, from: plan.source(for: id))
+                    try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
                 }
             case .subscriber(let id):
                 let socket = Subscriber(worker: self)
                 subscribers.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: id))
+                try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
             case .publisher(let id):
                 let socket = Publisher(worker: self, publisherID: id)
                 publishers.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: plan.subscribers + id))
+                try socket.connect(to: plan.url, from: plan.source(for: plan.subscribers + id), tls: plan.tls)
             case .idle(let id):
                 let socket = IdleSocket(worker: self)
                 idleSockets.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: id))
+                try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
             }
         } catch {
             // Never got as far as the loop: no callback will come.

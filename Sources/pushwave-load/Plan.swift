@@ -1,3 +1,4 @@
+import TLS
 import Reactor
 import WebSocket
 
@@ -22,6 +23,8 @@ struct RunPlan: Sendable {
     /// Local addresses to bind connections to, round-robin; empty: let the kernel choose.
     var sources: [SocketAddress]
     var maxMessageSize: Int
+    /// The client TLS context for a wss:// URL, shared by every connection; nil for ws://.
+    var tls: TLSContext?
     var json: Bool
     var maxErrors: Int
     /// This process's place among `processCount` (0 of 1 when there are no children).

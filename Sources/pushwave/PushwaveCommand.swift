@@ -3,6 +3,7 @@ import Logging
 import Reactor
 import Synchronization
 import Push
+import TLS
 import WebSocket
 
 #if canImport(Glibc)
@@ -19,6 +20,8 @@ struct PushwaveCommand: ParsableCommand {
             ws://HOST:PORT/topics/NAME, GET /healthz, GET /metrics (Prometheus).
             SIGINT or SIGTERM: stop accepting, send 1001 to every client, wait for them \
             (at most --shutdown-timeout seconds), exit 0. A second signal exits at once.
+            With --tls-cert and --tls-key the server speaks only TLS (wss://, https://); \
+            SIGHUP reloads the certificate files for new connections, keeping open ones.
             """)
 
     @Option(help: "Address to listen on.")
@@ -54,6 +57,15 @@ struct PushwaveCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(help: "TLS certificate chain (PEM, leaf first). Repeat with --tls-key for more certificates, chosen by SNI; the first is the default.")
+    var tlsCert: [String] = []
+
+    @Option(help: "TLS private key (PEM) of the --tls-cert at the same position.")
+    var tlsKey: [String] = []
+
+    @Option(help: "CA certificates (PEM): clients must present a certificate signed by one (mTLS).")
+    var tlsClientCa: String?
+
     @Flag(help: "Benchmark the reactor alone: answer any request with a canned 101, then echo bytes unchanged.")
     var rawEcho = false
 
@@ -71,6 +83,9 @@ struct PushwaveCommand: ParsableCommand {
             throw ValidationError("timeouts must not be negative")
         }
         guard maxBufferedBytes >= 1024 else { throw ValidationError("--max-buffered-bytes must be at least 1024") }
+        guard tlsCert.count == tlsKey.count else { throw ValidationError("give one --tls-key per --tls-cert") }
+        guard tlsClientCa == nil || !tlsCert.isEmpty else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+        guard tlsCert.isEmpty || !rawEcho else { throw ValidationError("--raw-echo does not speak TLS") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -87,6 +102,8 @@ struct PushwaveCommand: ParsableCommand {
         let signals = SignalWaiter()
         let connectionLimit = Self.connectionLimit(wanted: maxConnections, logger: logger)
 
+        // Bad files end the program before it listens, with the reason (TLSError) and status 1.
+        let tls = try makeTLSContext()
         let group = try EventLoopGroup(count: threads)
         let address: SocketAddress
         let server: PushServer?
@@ -101,7 +118,8 @@ struct PushwaveCommand: ParsableCommand {
                 let pushServer = PushServer(
                     configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger
                 ) { pages.respond(to: $0) }
-                address = try pushServer.listen(on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096)
+                address = try pushServer.listen(
+                    on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096, tls: tls)
                 metrics.attach(pushServer)
                 server = pushServer
             }
@@ -119,6 +137,7 @@ struct PushwaveCommand: ParsableCommand {
                 "address": "\(address)", "mode": "\(rawEcho ? "raw-echo" : "websocket")", "threads": "\(threads)",
                 "max_message_size": "\(maxMessageSize)", "max_connections": "\(connectionLimit)",
                 "idle_timeout_s": "\(idleTimeout)", "ping_interval_s": "\(pingInterval)",
+                "tls": "\(tls != nil)",
             ])
 
         while signals.wait() == SIGHUP {
@@ -136,14 +155,34 @@ struct PushwaveCommand: ParsableCommand {
         logger.info("stopped", metadata: ["all_clients_closed": "\(closedAll ?? false)"])
     }
 
-    /// SIGHUP: re-reads what can change while running (the API keys).
+    /// SIGHUP: re-reads what can change while running: the API keys and the TLS files.
     private func reload(_ server: PushServer?, logger: Logger) {
         guard let server else { return }
         do {
             server.configuration.apiKeys.replace(with: try push.apiKeys())
-            logger.notice("reloaded the API keys")
+            logger.notice("SIGHUP: API keys reloaded")
         } catch {
             logger.error("SIGHUP: keeping the old API keys", metadata: ["error": "\(error)"])
+        }
+        reloadTLS(into: server.websocket, logger: logger)
+    }
+
+    /// The server context from the --tls-* files, or nil without them.
+    private func makeTLSContext() throws -> TLSContext? {
+        guard !tlsCert.isEmpty else { return nil }
+        let certificates = zip(tlsCert, tlsKey).map { TLSCertificateFiles(chainPath: $0, keyPath: $1) }
+        return try TLSContext.server(certificates: certificates, clientCertificateAuthority: tlsClientCa)
+    }
+
+    /// New connections get the files as they are now; a file that no longer loads leaves
+    /// the running certificates in place.
+    private func reloadTLS(into server: WebSocketServer, logger: Logger) {
+        guard !tlsCert.isEmpty else { return }
+        do {
+            if let tls = try makeTLSContext() { server.replaceTLSContext(tls) }
+            logger.notice("SIGHUP: TLS certificates reloaded")
+        } catch {
+            logger.error("SIGHUP: TLS certificates not reloaded, keeping the old ones", metadata: ["error": "\(error)"])
         }
     }
 

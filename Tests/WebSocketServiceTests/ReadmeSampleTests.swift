@@ -42,12 +42,12 @@ final class TickSocket: WebSocket, @unchecked Sendable {
         let client = try LoopThread()
         defer { client.stop() }
         let record = try connectClient(on: client, port: address.port, path: "/ticks")
-        #expect(await eventually(seconds: 10) { !record.received.withLock { $0.isEmpty } })
+        #expect(await eventually(seconds: 60) { !record.received.withLock { $0.isEmpty } })
         #expect(record.received.withLock { $0.first } == "tick")
 
         await services.triggerGracefulShutdown()   // what SIGTERM or SIGINT does
         try await running.value
-        #expect(await eventually(seconds: 5) { record.closeCode.withLock { $0 } != nil })
+        #expect(await eventually(seconds: 60) { record.closeCode.withLock { $0 } != nil })
         #expect(record.closeCode.withLock { $0 } == .goingAway)
     }
 }

@@ -43,8 +43,11 @@ func connectClient(on thread: LoopThread, port: Int, path: String) throws -> Cli
     return record
 }
 
-/// Polls `condition` every 10 ms until it holds or `seconds` pass, without blocking a thread
-/// of the concurrency pool.
+/// Polls `condition` every 10 ms until it holds or `seconds` pass, without blocking a thread.
+/// The waits are long because Swift Testing runs the synchronous tests of other suites on
+/// the same small cooperative pool: on a loaded two-core machine they can hold it for tens of
+/// seconds, and an asynchronous test makes no progress meanwhile (correctness, not speed,
+/// is what these tests check).
 func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {

@@ -31,14 +31,14 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         let client = try LoopThread()
         defer { client.stop() }
         let record = try connectClient(on: client, port: port, path: "/echo")
-        #expect(await eventually(seconds: 10) { record.opened.load(ordering: .acquiring) })
+        #expect(await eventually(seconds: 60) { record.opened.load(ordering: .acquiring) })
 
         let started = ContinuousClock.now
         await services.triggerGracefulShutdown()
         try await running.value
         // The client answered the close at once, so the wait ended well before its bound.
         #expect(ContinuousClock.now - started < .seconds(20), "long before the 60 s bound")
-        #expect(await eventually(seconds: 5) { record.closeCode.withLock { $0 } != nil })
+        #expect(await eventually(seconds: 60) { record.closeCode.withLock { $0 } != nil })
         #expect(record.closeCode.withLock { $0 } == .goingAway)
         // The listeners are gone with the loops.
         let late = await blocking { connectBlocking(port: port) }
@@ -54,11 +54,11 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         let client = try LoopThread()
         defer { client.stop() }
         let record = try connectClient(on: client, port: port, path: "/echo")
-        #expect(await eventually(seconds: 10) { record.opened.load(ordering: .acquiring) })
+        #expect(await eventually(seconds: 60) { record.opened.load(ordering: .acquiring) })
 
         running.cancel()
         _ = try? await running.value
-        #expect(await eventually(seconds: 5) { record.closeCode.withLock { $0 } != nil })
+        #expect(await eventually(seconds: 60) { record.closeCode.withLock { $0 } != nil })
         #expect(record.closeCode.withLock { $0 } == .goingAway)
     }
 

@@ -1,6 +1,7 @@
 import HTTP
 import Logging
 import Reactor
+import TLS
 import WebSocket
 
 /// A push server: WebSocket subscribers, an HTTP publish API for backends, connection
@@ -47,10 +48,13 @@ public final class PushServer: Sendable {
         route.server = self
     }
 
-    /// Listens on every loop (one `SO_REUSEPORT` listener each); returns the bound address.
+    /// Listens on every loop (one `SO_REUSEPORT` listener each), with TLS when `tls` is
+    /// given; returns the bound address.
     @discardableResult
-    public func listen(on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024) throws -> SocketAddress {
-        let bound = try websocket.listen(on: loops, address: address, maxConnections: maxConnections, backlog: backlog)
+    public func listen(
+        on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024, tls: TLSContext? = nil
+    ) throws -> SocketAddress {
+        let bound = try websocket.listen(on: loops, address: address, maxConnections: maxConnections, backlog: backlog, tls: tls)
         hub.attach(websocket.contexts)
         return bound
     }

@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 
 /// The client side of a connection: the TCP connect and the HTTP upgrade (RFC 6455 §4.1),
 /// after which the connection works as a server's does.
@@ -6,15 +7,25 @@ extension WebSocket {
     /// Opens a client connection: TCP connect, then the HTTP upgrade. `didOpen()` follows, or
     /// `didClose(code: .abnormalClosure, ...)` when either fails. `localAddress` picks the
     /// source address (to spread many connections over several local addresses).
+    ///
+    /// A `wss://` URL connects over TLS with `tls` (a client context), or, when it is nil,
+    /// with one that trusts the system's certificate store; the server's certificate must
+    /// name the URL's host, which is also sent as SNI.
     public func connect(
         to url: WebSocketURL, from localAddress: SocketAddress? = nil,
-        subprotocols: [String] = [], headers: [(name: String, value: String)] = []
+        subprotocols: [String] = [], headers: [(name: String, value: String)] = [],
+        tls: TLSContext? = nil
     ) throws {
         precondition(context.role == .client, "connect needs a client context")
         guard case .idle = phase else { preconditionFailure("connect on a connection already in use") }
         let upgrade = ClientUpgrade(
             url: url, subprotocols: subprotocols, headers: headers,
             maxHeaderBytes: context.configuration.maxRequestHeadBytes)
+        if url.isSecure {
+            let tlsContext = try tls ?? TLSContext.systemTrustClient()
+            precondition(!tlsContext.isServer, "connect needs a client TLS context")
+            transport = TLSTransport(context: tlsContext, loop: context.loop, serverName: url.tlsServerName)
+        }
         try connect(to: url.socketAddress(), from: localAddress)
         phase = .handshaking(upgrade)
         setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)

@@ -1,5 +1,6 @@
 import Logging
 import Reactor
+import TLS
 
 /// One WebSocket connection, server or client side, on an event loop.
 ///
@@ -437,7 +438,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         context.unsubscribeAll(self)
         if wasOpen { context.statistics.connectionsClosed += 1 }
         if closeCode == nil, case .error(let code) = reason {
-            closeReason = SystemError("socket", code: code).description
+            let tlsFailure = (transport as? TLSTransport)?.failureReason
+            closeReason = tlsFailure ?? SystemError("socket", code: code).description
         }
         let reason = closeReason
         extras = nil

@@ -1,5 +1,6 @@
 import HTTP
 import Reactor
+import TLS
 
 /// A server connection while it speaks HTTP: reads requests (heads and bodies, bounded in
 /// size and time), asks the router about each, in the order they came, and answers them on
@@ -53,6 +54,13 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
             refuse(503, "too many connections")
             return
         }
+        // Over TLS the timer has run since accept: the handshake and the request share it.
+        if timeout == nil { schedule(.receiving) }
+    }
+
+    /// Starts the request timer before the connection opens, so that it bounds the
+    /// transport's handshake too (a client that never finishes it is closed).
+    func startHandshakeTimer() {
         schedule(.receiving)
     }
 
@@ -60,6 +68,10 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
         timeout = nil
         switch phase {
         case .idle:
+            phase = .finished
+            closeTransport()
+        case .receiving where !isOpen:
+            // Still in the TLS handshake: no HTTP to answer with.
             phase = .finished
             closeTransport()
         case .receiving:
@@ -113,7 +125,12 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
             return .stop
         }
         let head = request.head
-        switch endpoint.router(ServerRequest(head: head, body: request.body, context: endpoint.context)) {
+        var serverRequest = ServerRequest(head: head, body: request.body, context: endpoint.context)
+        if let tls = transport as? TLSTransport {
+            serverRequest.isSecure = true
+            serverRequest.peerCertificateSubject = tls.peerCertificateSubject
+        }
+        switch endpoint.router(serverRequest) {
         case .http(let status, let headers, let body):
             return send(status, headers: headers, body: body, to: head)
         case .upgrade(let subprotocol, let makeSocket):

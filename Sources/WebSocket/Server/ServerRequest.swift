@@ -9,6 +9,11 @@ public struct ServerRequest {
     public let body: [UInt8]
     /// The context of the loop the request arrived on: pass it to the WebSocket you create.
     public let context: WebSocketContext
+    /// True when the request came over TLS.
+    public var isSecure = false
+    /// The subject (RFC 2253) of the client certificate verified during the TLS handshake
+    /// (mTLS), or nil.
+    public var peerCertificateSubject: String?
 
     /// A request, as the server builds it; public so that a router can be tested alone.
     public init(head: HTTPRequestHead, body: [UInt8] = [], context: WebSocketContext) {

@@ -1,6 +1,7 @@
 import Logging
 import Reactor
 import Synchronization
+import TLS
 
 /// A WebSocket server on one or more event loops.
 ///
@@ -29,6 +30,8 @@ public final class WebSocketServer: Sendable {
     private let logger: Logger
     /// The server's presence on each loop: the one list of the loops it runs on.
     private let endpoints = Mutex<[ServerEndpoint]>([])
+    /// The TLS context each TLS listener gives its new connections; replaced on reload.
+    private let tlsContext = Mutex<TLSContext?>(nil)
 
     /// Creates a server; it listens once ``listen(on:address:maxConnections:backlog:)`` is called.
     ///
@@ -53,9 +56,16 @@ public final class WebSocketServer: Sendable {
     /// Binds a listener on each loop (all on the same port) before the loops run, or from
     /// the loops' own threads. Returns the bound address (useful with port 0).
     /// `maxConnections` is the limit for the whole server, shared evenly by the loops;
-    /// connections beyond it are answered 503.
+    /// connections beyond it are answered 503. With `tls` (a server context) the listeners
+    /// speak TLS (`wss://`, `https://`): the TLS handshake and the HTTP request share
+    /// `handshakeTimeoutMilliseconds`, counted from accept.
     @discardableResult
-    public func listen(on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024) throws -> SocketAddress {
+    public func listen(
+        on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024,
+        tls: TLSContext? = nil
+    ) throws -> SocketAddress {
+        precondition(tls?.isServer ?? true, "listen needs a server TLS context")
+        if let tls { tlsContext.withLock { $0 = tls } }
         precondition(!loops.isEmpty, "listen needs at least one loop")
         var options = TCPListener.Options()
         options.reusePort = loops.count > 1
@@ -67,8 +77,12 @@ public final class WebSocketServer: Sendable {
             let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger, broker: broker)
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
             // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
-            let listener = try TCPListener(loop: loop, address: bound, options: options) { _ in
-                HTTPServerConnection(endpoint: endpoint)
+            let listener = try TCPListener(loop: loop, address: bound, options: options) { [self] loop in
+                let connection = HTTPServerConnection(endpoint: endpoint)
+                guard tls != nil, let current = tlsContext.withLock({ $0 }) else { return connection }
+                connection.transport = TLSTransport(context: current, loop: loop)
+                connection.startHandshakeTimer()
+                return connection
             }
             endpoint.listener = listener
             bound = listener.localAddress
@@ -76,6 +90,13 @@ public final class WebSocketServer: Sendable {
         }
         endpoints.withLock { $0 += created }
         return bound
+    }
+
+    /// Makes new TLS connections use `tls` (e.g. a renewed certificate); open connections
+    /// keep the context they started with. Safe from any thread.
+    public func replaceTLSContext(_ tls: TLSContext) {
+        precondition(tls.isServer, "replaceTLSContext needs a server TLS context")
+        tlsContext.withLock { $0 = tls }
     }
 
     /// The per-loop contexts (one per loop given to `listen`).
