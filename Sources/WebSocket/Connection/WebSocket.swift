@@ -136,8 +136,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         if bufferedAmount >= context.configuration.maxBufferedAmount {
             return refuseForBackpressure()
         }
-        if sendCompression != .off, !opcode.isControl {
-            return sendCompressible(opcode, payload)
+        switch sendCompression {
+        case .off:
+            break
+        case .shared, .dedicated:
+            if !opcode.isControl { return sendCompressible(opcode, payload) }
         }
         writeFrame(opcode, payload)
         context.statistics.messagesSent += 1
