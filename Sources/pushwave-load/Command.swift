@@ -49,6 +49,15 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Largest message accepted from the server, in bytes.")
     var maxMessageSize = 64 * 1024 * 1024
 
+    @Flag(help: "Offer permessage-deflate (RFC 7692), without context takeover unless --deflate-context-takeover.")
+    var deflate = false
+
+    @Flag(help: "With --deflate: keep compression contexts between messages (both directions).")
+    var deflateContextTakeover = false
+
+    @Option(help: "With --deflate: the largest window both compressors may use, as a power of two (8–15).")
+    var deflateWindowBits = 15
+
     @Option(help: .hidden)
     var childIndex: Int?
 
@@ -62,6 +71,9 @@ struct CommonOptions: ParsableArguments {
         guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
         guard maxErrors >= 0 else { throw ValidationError("--max-errors must not be negative") }
         guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
+        guard DeflateConfiguration.windowBitsRange.contains(deflateWindowBits) else {
+            throw ValidationError("--deflate-window-bits must be between 8 and 15")
+        }
         if let sourceAddresses { _ = try parseSourceAddresses(sourceAddresses) }
         if let childIndex, let childCount {
             guard childCount > 0, (0..<childCount).contains(childIndex) else { throw ValidationError("bad child index") }
@@ -86,6 +98,12 @@ struct CommonOptions: ParsableArguments {
             maxMessageSize: maxMessageSize, json: json, maxErrors: maxErrors)
         plan.tls = try tlsContext(for: plan.url)
         plan.processCount = processCount
+        if deflate {
+            plan.deflate = DeflateConfiguration(
+                isEnabled: true, serverNoContextTakeover: !deflateContextTakeover,
+                clientNoContextTakeover: !deflateContextTakeover,
+                serverMaxWindowBits: deflateWindowBits, clientMaxWindowBits: deflateWindowBits)
+        }
         plan.processIndex = childIndex ?? 0
         plan.isChild = childIndex != nil
         return plan

@@ -27,6 +27,8 @@ struct RunPlan: Sendable {
     var tls: TLSContext?
     var json: Bool
     var maxErrors: Int
+    /// What the generator offers; disabled unless `--deflate`.
+    var deflate = DeflateConfiguration()
     /// This process's place among `processCount` (0 of 1 when there are no children).
     var processIndex = 0
     var processCount = 1
@@ -115,6 +117,7 @@ struct RunPlan: Sendable {
         // Only the teardown at the end waits on it: a server that does not finish the closing
         // handshake must not hold the report back.
         configuration.closeTimeoutMilliseconds = 1_000
+        configuration.deflate = deflate
         return configuration
     }
 }

@@ -36,8 +36,13 @@ final class RecordingClient: WebSocket, @unchecked Sendable {
 /// Connects a `RecordingClient` to `path` on `port` from `thread`'s loop.
 func connectClient(on thread: LoopThread, port: Int, path: String) throws -> ClientRecord {
     let record = ClientRecord()
+    // The server's loops start inside the service's `run()`, on the cooperative pool, which
+    // other suites may keep busy for a while: the handshake may wait that long.
+    var configuration = WebSocketConfiguration()
+    configuration.handshakeTimeoutMilliseconds = 120_000
+    let patient = configuration
     try thread.sync {
-        let socket = RecordingClient(context: WebSocketContext(loop: thread.loop, role: .client), record: record)
+        let socket = RecordingClient(context: WebSocketContext(loop: thread.loop, role: .client, configuration: patient), record: record)
         try socket.connect(to: WebSocketURL("ws://127.0.0.1:\(port)\(path)"))
     }
     return record

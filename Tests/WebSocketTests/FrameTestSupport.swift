@@ -5,6 +5,8 @@ import Testing
 /// What a parser delivered, copied out of the borrowed payloads.
 enum FrameEvent: Hashable, CustomStringConvertible {
     case message(Opcode, [UInt8])
+    /// A message with RSV1 set, delivered still compressed.
+    case compressedMessage(Opcode, [UInt8])
     case ping([UInt8])
     case pong([UInt8])
     case close(CloseCode?, [UInt8])
@@ -14,6 +16,7 @@ enum FrameEvent: Hashable, CustomStringConvertible {
     var description: String {
         switch self {
         case .message(let opcode, let payload): "message(\(opcode), \(payload.count) bytes)"
+        case .compressedMessage(let opcode, let payload): "compressedMessage(\(opcode), \(payload.count) bytes)"
         case .ping(let payload): "ping(\(payload.count) bytes)"
         case .pong(let payload): "pong(\(payload.count) bytes)"
         case .close(let code, let reason): "close(\(code.map(\.description) ?? "nil"), \(reason.count) bytes)"
@@ -32,6 +35,10 @@ struct RecordingSink: FrameSink {
     mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
         messageAddresses.append(payload.baseAddress)
         return record(.message(opcode, Array(payload)))
+    }
+
+    mutating func compressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        record(.compressedMessage(opcode, Array(payload)))
     }
 
     mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool {

@@ -1,3 +1,4 @@
+import HTTP
 import Reactor
 import TLS
 
@@ -18,8 +19,9 @@ extension WebSocket {
     ) throws {
         precondition(context.role == .client, "connect needs a client context")
         guard case .idle = phase else { preconditionFailure("connect on a connection already in use") }
+        let offer = DeflateClientNegotiation.offer(for: context.configuration.deflate)
         let upgrade = ClientUpgrade(
-            url: url, subprotocols: subprotocols, headers: headers,
+            url: url, subprotocols: subprotocols, headers: headers + (offer.map { [("Sec-WebSocket-Extensions", $0)] } ?? []),
             maxHeaderBytes: context.configuration.maxRequestHeadBytes)
         if url.isSecure {
             let tlsContext = try tls ?? TLSContext.systemTrustClient()
@@ -44,18 +46,46 @@ extension WebSocket {
             closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
             closeTransport()
         case .complete(let head, let consumed):
-            switch ClientHandshake.validate(head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols) {
+            let offered = context.configuration.deflate.isEnabled
+            switch ClientHandshake.validate(
+                head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols, offeredExtensions: offered)
+            {
             case .failure(let error):
                 closeReason = "handshake refused: \(error)"
                 closeTransport()
             case .success(let subprotocol):
                 if let subprotocol { extrasForWriting.subprotocol = subprotocol }
+                guard acceptCompression(in: head) else {
+                    closeTransport()
+                    return
+                }
                 opened()
                 // Frames that came in the same read as the response.
                 if consumed < bytes.count, case .open = phase {
                     parseFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
                 }
             }
+        }
+    }
+
+    /// Checks the server's permessage-deflate answer to our offer and sets compression up;
+    /// false (with the close reason set) when the answer fails the handshake (RFC 7692 §5.1).
+    private func acceptCompression(in head: HTTPResponseHead) -> Bool {
+        let values = head.values("Sec-WebSocket-Extensions")
+        let configuration = context.configuration.deflate
+        do {
+            let answer = values.isEmpty ? nil : values.joined(separator: ", ")
+            guard let parameters = try DeflateClientNegotiation.validateResponse(answer, configuration: configuration) else {
+                return true
+            }
+            guard enableCompression(parameters) else {
+                closeReason = "no memory for permessage-deflate"
+                return false
+            }
+            return true
+        } catch {
+            closeReason = "handshake refused: bad Sec-WebSocket-Extensions (\(error))"
+            return false
         }
     }
 

@@ -48,6 +48,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var closeCode: CloseCode?
     /// What only some connections need, kept out of line so idle ones stay small.
     var extras: ConnectionExtras?
+    /// Whether and how sent messages are compressed (permessage-deflate); set before opening.
+    @exclusivity(unchecked)
+    var sendCompression = SendCompression.off
 
     /// Creates a connection on `context`'s loop. A server route creates it in
     /// ``ServerResponse/upgrade(subprotocol:makeSocket:)``; a client calls
@@ -137,16 +140,39 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         if bufferedAmount >= context.configuration.maxBufferedAmount {
             return refuseForBackpressure()
         }
-        let masked = context.role == .client
-        let frameSize = FrameEncoder.headerSize(payloadLength: payload.count, masked: masked) + payload.count
-        writeFrame(opcode, payload, size: frameSize)
+        switch sendCompression {
+        case .off:
+            break
+        case .shared, .dedicated:
+            if !opcode.isControl { return sendCompressible(opcode, payload) }
+        }
+        writeFrame(opcode, payload)
+        context.statistics.messagesSent += 1
+        context.statistics.bytesSent += payload.count
+        return .sent
+    }
+
+    /// A data message on a connection that negotiated permessage-deflate: compressed when
+    /// that is worth it (see `compressForSending`), plain otherwise.
+    private func sendCompressible(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendStatus {
+        switch compressForSending(payload) {
+        case .plain:
+            writeFrame(opcode, payload)
+        case .compressed(let compressed):
+            writeFrame(opcode, compressed, compressed: true)
+            context.compression.releaseLargeScratch()
+        case .failed:
+            fail(.internalError, reason: "compression failed")
+            return .closed
+        }
         context.statistics.messagesSent += 1
         context.statistics.bytesSent += payload.count
         return .sent
     }
 
     /// Writes a frame without the buffer check (close frames must get out).
-    private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, size: Int) {
+    private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, compressed: Bool = false) {
+        let size = FrameEncoder.headerSize(payloadLength: payload.count, masked: context.role == .client) + payload.count
         let maskKey: UInt32? = context.role == .client ? context.nextMaskKey() : nil
         if maskKey == nil, payload.count > Self.largePayload {
             // Large server payloads go out as header + payload in one `sendmsg`, uncopied
@@ -155,14 +181,15 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             withUnsafeMutableBytes(of: &header) { headerBytes in
                 let headerSize = FrameEncoder.writeHeader(
                     into: headerBytes.baseAddress.unsafelyUnwrapped, opcode: opcode, fin: true,
-                    payloadLength: payload.count, maskKey: nil)
+                    payloadLength: payload.count, maskKey: nil, compressed: compressed)
                 write(UnsafeRawBufferPointer(rebasing: headerBytes[..<headerSize]), payload)
             }
             return
         }
         // Small frames are built in place, in the cork buffer while corked.
         write(count: size) { destination in
-            _ = FrameEncoder.writeFrame(into: destination, opcode: opcode, fin: true, payload: payload, maskKey: maskKey)
+            _ = FrameEncoder.writeFrame(
+                into: destination, opcode: opcode, fin: true, payload: payload, maskKey: maskKey, compressed: compressed)
         }
     }
 
@@ -269,7 +296,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         withUnsafeMutableBytes(of: &payload) { bytes in
             let count = code.map { ClosePayload.write(into: bytes.baseAddress.unsafelyUnwrapped, code: $0, reason: reason) } ?? 0
             let body = UnsafeRawBufferPointer(rebasing: bytes[..<count])
-            writeFrame(.close, body, size: FrameEncoder.headerSize(payloadLength: count, masked: context.role == .client) + count)
+            writeFrame(.close, body)
         }
     }
 
@@ -325,6 +352,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         parseFrames(bytes)
     }
 
+    /// Lets the parser take RSV1 as the mark of a compressed message.
+    func acceptCompressedMessages() {
+        parser.acceptCompressedMessages()
+    }
+
     func parseFrames(_ bytes: UnsafeMutableRawBufferPointer) {
         // The parser is copied out for the parse and stored back after: callbacks run in
         // between and must not see it half-updated, nor pay exclusivity checks per frame.
@@ -360,6 +392,23 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         context.statistics.bytesReceived += payload.count
         didReceive(RawSpan(_unsafeBytes: payload), kind: opcode == .text ? .text : .binary)
         return keepsParsing
+    }
+
+    fileprivate func receivedCompressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        guard case .open = phase else { return keepsParsing }
+        switch inflateReceived(payload, text: opcode == .text) {
+        case .message(let inflated):
+            context.statistics.messagesReceived += 1
+            context.statistics.bytesReceived += inflated.count
+            didReceive(RawSpan(_unsafeBytes: inflated), kind: opcode == .text ? .text : .binary)
+            context.compression.recycleInflated()
+            return keepsParsing
+        case .failed(let code, let reason):
+            context.statistics.protocolErrors += 1
+            context.logger.debug("bad compressed message", metadata: ["reason": "\(reason)", "code": "\(code)"])
+            fail(code, reason: reason)
+            return false
+        }
     }
 
     fileprivate func receivedPing(_ payload: UnsafeRawBufferPointer) -> Bool {
@@ -442,6 +491,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             closeReason = tlsFailure ?? SystemError("socket", code: code).description
         }
         let reason = closeReason
+        releaseCompression()
         extras = nil
         didClose(code: closeCode ?? .abnormalClosure, reason: reason)
     }
@@ -480,6 +530,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 final class ConnectionExtras {
     var closeReason = ""
     var subprotocol: String?
+    /// The zlib state of a connection with context takeover.
+    var deflate: ConnectionDeflate?
 }
 
 extension WebSocket {
@@ -504,6 +556,10 @@ private struct Sink: FrameSink {
 
     mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
         socket.receivedMessage(opcode, payload)
+    }
+
+    mutating func compressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        socket.receivedCompressedMessage(opcode, payload)
     }
 
     mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool {

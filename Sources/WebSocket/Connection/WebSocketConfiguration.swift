@@ -35,6 +35,10 @@ public struct WebSocketConfiguration: Sendable {
     /// How long to wait for the peer's close frame (or, on the client, for the server to close
     /// TCP) after the closing handshake started.
     public var closeTimeoutMilliseconds: Int64 = 5_000
+    /// permessage-deflate (RFC 7692): off by default. A server accepts the first offer it can
+    /// satisfy; a client offers it. Received messages are limited by their inflated size
+    /// (`limits.maxMessageSize`), and so are their compressed bytes.
+    public var deflate = DeflateConfiguration()
 
     /// The defaults.
     public init() {}

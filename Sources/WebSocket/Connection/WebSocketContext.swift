@@ -22,6 +22,20 @@ public struct WebSocketStatistics: Sendable {
     /// Connections failed for breaking the protocol, whatever the close code (the debug log
     /// line of each failure gives the error and the code).
     public var protocolErrors = 0
+    /// Messages sent with permessage-deflate (each topic publish counts once per compression),
+    /// and their bytes before and after.
+    public var messagesCompressed = 0
+    public var bytesBeforeCompression = 0
+    public var bytesAfterCompression = 0
+    /// Compressions made for topic publishes: one per publish and loop, however many
+    /// subscribers share the result.
+    public var topicCompressions = 0
+    /// Compressed messages received, and their bytes before and after inflating.
+    public var messagesInflated = 0
+    public var bytesBeforeInflation = 0
+    public var bytesAfterInflation = 0
+    /// zlib memory held by connections with context takeover, estimated with zlib's formulas.
+    public var deflateMemoryBytes = 0
 
     /// All counters zero.
     public init() {}
@@ -37,6 +51,14 @@ public struct WebSocketStatistics: Sendable {
         messagesDropped += other.messagesDropped
         slowConsumersClosed += other.slowConsumersClosed
         protocolErrors += other.protocolErrors
+        messagesCompressed += other.messagesCompressed
+        bytesBeforeCompression += other.bytesBeforeCompression
+        bytesAfterCompression += other.bytesAfterCompression
+        topicCompressions += other.topicCompressions
+        messagesInflated += other.messagesInflated
+        bytesBeforeInflation += other.bytesBeforeInflation
+        bytesAfterInflation += other.bytesAfterInflation
+        deflateMemoryBytes += other.deflateMemoryBytes
     }
 }
 
@@ -63,6 +85,8 @@ public final class WebSocketContext: @unchecked Sendable {
     public let broker: (any Broker)?
     @exclusivity(unchecked)
     private var maskKeys: MaskKeyGenerator
+    /// The loop's shared permessage-deflate compressors, decompressor and scratch memory.
+    let compression: LoopCompression
 
     /// Creates the context for connections on `loop`.
     ///
@@ -83,19 +107,20 @@ public final class WebSocketContext: @unchecked Sendable {
         self.logger = logger
         topics = TopicRegistry(loop: loop)
         maskKeys = MaskKeyGenerator()
+        compression = LoopCompression(configuration: configuration.deflate)
     }
 
     /// Publishes to the subscribers of `topic` on this loop now, and through the broker to
     /// those elsewhere. Call on this context's loop.
     public func publish(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
-        topics.publish(topic, payload, kind: kind)
+        topics.publish(topic, payload, kind: kind, in: self)
         broker?.publish(topic, payload, kind: kind, from: self)
     }
 
     /// Hands a message that came through the broker to this loop's subscribers of `topic`
     /// (and to no one else). Call on this context's loop.
     public func deliver(_ topic: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
-        topics.publish(topic, payload, kind: kind)
+        topics.publish(topic, payload, kind: kind, in: self)
     }
 
     func subscribe(_ socket: WebSocket, to topic: String) {

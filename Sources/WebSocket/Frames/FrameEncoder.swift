@@ -16,12 +16,14 @@ public enum FrameEncoder {
     /// Writes a frame header at `destination`, which must have room for
     /// ``maxHeaderSize`` bytes. `maskKey` is the 4 wire bytes of the masking
     /// key loaded little-endian (see ``Masking``), or nil for an unmasked frame.
+    /// `compressed` sets RSV1, which marks a permessage-deflate message (RFC 7692 §6).
     /// Returns the number of bytes written: 2 to 14.
     public static func writeHeader(
-        into destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool, payloadLength: Int, maskKey: UInt32?
+        into destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool, payloadLength: Int, maskKey: UInt32?,
+        compressed: Bool = false
     ) -> Int {
         precondition(payloadLength >= 0, "negative payload length")
-        let first = (fin ? 0x80 : 0) | opcode.rawValue
+        let first = (fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | opcode.rawValue
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         destination.storeBytes(of: first, as: UInt8.self)
         var written: Int
@@ -50,10 +52,11 @@ public enum FrameEncoder {
     /// overlap `payload`. Returns the number of bytes written.
     public static func writeFrame(
         into destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool,
-        payload: UnsafeRawBufferPointer, maskKey: UInt32?
+        payload: UnsafeRawBufferPointer, maskKey: UInt32?, compressed: Bool = false
     ) -> Int {
         let headerLength = writeHeader(
-            into: destination, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey)
+            into: destination, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey,
+            compressed: compressed)
         guard let source = payload.baseAddress else { return headerLength }
         let payloadStart = destination + headerLength
         if let maskKey {

@@ -2,6 +2,8 @@
 struct FrameHeader {
     var fin: Bool
     var opcode: Opcode
+    /// RSV1 on the first frame of a data message: permessage-deflate compressed it.
+    var compressed = false
     /// The masking key as its 4 wire bytes loaded little-endian; 0 when unmasked.
     var maskKey: UInt32
     var payloadLength: Int

@@ -44,11 +44,22 @@ struct FrameParser {
     private var messageOpcode: Opcode?
     /// Validates the text message being assembled, across frames and reads.
     private var textValidator = UTF8Validator()
+    /// Whether permessage-deflate was negotiated: RSV1 may then mark the first frame of a
+    /// data message as compressed (RFC 7692 §6).
+    private var acceptsCompressedMessages = false
+    /// The message being assembled in `buffer` is compressed: its bytes are checked as
+    /// UTF-8 only once inflated, by whoever inflates them.
+    private var messageCompressed = false
 
     init(role: Role, limits: FrameLimits = FrameLimits()) {
         self.role = role
         self.maxFrameSize = FrameLimits.clamped(limits.maxFrameSize)
         self.maxMessageSize = FrameLimits.clamped(limits.maxMessageSize)
+    }
+
+    /// Lets RSV1 mark compressed messages, once permessage-deflate has been negotiated.
+    mutating func acceptCompressedMessages() {
+        acceptsCompressedMessages = true
     }
 
     /// True while the parser holds bytes: a partial frame or a fragmented message in flight.
@@ -66,6 +77,7 @@ struct FrameParser {
         buffer.deallocate()
         partialHeader.removeAll()
         messageOpcode = nil
+        messageCompressed = false
         textValidator.reset()
         if case .receivingPayload = state {
             state = .awaitingHeader
@@ -205,10 +217,14 @@ struct FrameParser {
             if header.opcode.isControl {
                 return deliverControlFrame(header.opcode, UnsafeRawBufferPointer(payload), &sink)
             }
+            if header.compressed {
+                return sink.compressedMessage(header.opcode, UnsafeRawBufferPointer(payload)) ? .proceed : .stopped
+            }
             return deliverWholeMessage(header.opcode, UnsafeRawBufferPointer(payload), &sink)
         }
         if !header.opcode.isControl && header.opcode != .continuation {
             messageOpcode = header.opcode
+            messageCompressed = header.compressed
             textValidator.reset()
         }
         // Lengths passed the limits, which keep them below 2^31.
@@ -229,7 +245,7 @@ struct FrameParser {
             Masking.unmask(chunk, key: frame.maskKey, offset: frame.received)
         }
         // Validating each piece as it arrives fails a bad text message as early as possible.
-        if !frame.opcode.isControl && messageOpcode == .text {
+        if !frame.opcode.isControl && messageOpcode == .text && !messageCompressed {
             guard textValidator.validate(UnsafeRawBufferPointer(chunk)) else { return .failed(.invalidUTF8) }
         }
         buffer.append(UnsafeRawBufferPointer(chunk), limit: Int(maxMessageSize) + 125)
@@ -244,12 +260,18 @@ struct FrameParser {
     /// the frame was its last, then frees the buffer.
     private mutating func finishBufferedDataFrame<Sink: FrameSink>(_ sink: inout Sink) -> Step {
         guard frame.fin, let opcode = messageOpcode else { return .proceed }
-        if opcode == .text && !textValidator.isComplete {
-            return .failed(.invalidUTF8)
+        let keepGoing: Bool
+        if messageCompressed {
+            keepGoing = sink.compressedMessage(opcode, UnsafeRawBufferPointer(buffer.bytes))
+        } else {
+            if opcode == .text && !textValidator.isComplete {
+                return .failed(.invalidUTF8)
+            }
+            keepGoing = sink.message(opcode, UnsafeRawBufferPointer(buffer.bytes))
         }
-        let keepGoing = sink.message(opcode, UnsafeRawBufferPointer(buffer.bytes))
         buffer.deallocate()
         messageOpcode = nil
+        messageCompressed = false
         return keepGoing ? .proceed : .stopped
     }
 
@@ -307,7 +329,8 @@ struct FrameParser {
         guard bytes.count >= 2 else { return .incomplete }
         let first = bytes[0]
         let second = bytes[1]
-        guard first & 0x70 == 0 else { return .invalid(.reservedBitsSet) }
+        let compressed = first & 0x70 == 0x40 && marksCompressedMessage(first)
+        guard first & 0x70 == 0 || compressed else { return .invalid(.reservedBitsSet) }
         guard let opcode = Opcode(rawValue: first & 0x0F) else { return .invalid(.unknownOpcode) }
         let fin = first & 0x80 != 0
         let masked = second & 0x80 != 0
@@ -331,7 +354,15 @@ struct FrameParser {
         let headerLength = 2 + lengthFieldSize + (masked ? 4 : 0)
         guard bytes.count >= headerLength else { return .incomplete }
         let maskKey = masked ? UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: headerLength - 4, as: UInt32.self)) : 0
-        return .complete(FrameHeader(fin: fin, opcode: opcode, maskKey: maskKey, payloadLength: Int(length), length: headerLength))
+        return .complete(FrameHeader(
+            fin: fin, opcode: opcode, compressed: compressed, maskKey: maskKey, payloadLength: Int(length), length: headerLength))
+    }
+
+    /// RSV1 is allowed only when negotiated, and only on the first frame of a data message:
+    /// never on a continuation or a control frame (RFC 7692 §6.1).
+    private func marksCompressedMessage(_ first: UInt8) -> Bool {
+        let opcode = first & 0x0F
+        return acceptsCompressedMessages && (opcode == Opcode.text.rawValue || opcode == Opcode.binary.rawValue)
     }
 
     /// The rules the first two header bytes decide (RFC 6455 §5.1, §5.4, §5.5).

@@ -66,6 +66,11 @@ private struct CountingSink: FrameSink {
         return true
     }
 
+    /// Counted as a message, still compressed: the probe measures the parser alone.
+    mutating func compressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        message(opcode, payload)
+    }
+
     mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool {
         controlFrames += 1
         absorb(.ping, payload)

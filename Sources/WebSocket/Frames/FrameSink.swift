@@ -7,6 +7,9 @@
 protocol FrameSink {
     /// A complete text or binary message; text has already been validated as UTF-8.
     mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool
+    /// A complete message that the peer compressed (permessage-deflate), still compressed:
+    /// it is inflated, and text validated, by the sink. Only once negotiated.
+    mutating func compressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool
     /// A ping; the connection answers with a pong carrying the same payload.
     mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool
     /// A pong.

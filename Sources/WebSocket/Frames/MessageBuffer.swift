@@ -55,6 +55,24 @@ struct MessageBuffer {
         }
     }
 
+    /// The start of the memory, nil when nothing is allocated.
+    var baseAddress: UnsafeMutableRawPointer? { storage }
+
+    /// Lends `body` the room at the end, at most `maximum` bytes (growing first, by
+    /// doubling, when there is none, but never past `count + maximum` in total); `body`
+    /// returns how many bytes it wrote there, which are then part of the buffer.
+    mutating func appendInPlace(upTo maximum: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard maximum > 0 else { return }
+        if capacity == count {
+            grow(toAtLeast: count + 1, limit: min(count + maximum, Int(UInt32.max)))
+        }
+        guard let storage else { return }
+        let room = min(capacity - count, maximum)
+        let written = body(UnsafeMutableRawBufferPointer(start: storage + count, count: room))
+        precondition(written >= 0 && written <= room, "wrote outside the lent room")
+        storedCount += UInt32(written)
+    }
+
     /// Drops the bytes from `newCount` on, keeping the memory.
     mutating func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count, "truncate beyond the end")
@@ -79,5 +97,13 @@ struct MessageBuffer {
         }
         storage = newStorage
         storedCapacity = UInt32(newCapacity)
+    }
+}
+
+/// Inflated bytes go straight into the buffer's spare room: no copy, and the buffer grows
+/// only as far as the inflater's limit allows.
+extension MessageBuffer: InflateOutput {
+    mutating func appendBytes(upTo maximum: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        appendInPlace(upTo: maximum, body)
     }
 }

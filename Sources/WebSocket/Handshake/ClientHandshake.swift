@@ -54,9 +54,11 @@ enum ClientHandshake {
         return HTTPHeadWriter.head(startLine: "GET \(sanitisedTarget(target)) HTTP/1.1", fields: fields)
     }
 
-    /// Checks the server's response and returns the subprotocol it chose, if any.
+    /// Checks the server's response and returns the subprotocol it chose, if any. With
+    /// `offeredExtensions` the `Sec-WebSocket-Extensions` answer is left to the caller
+    /// (see ``DeflateClientNegotiation``); without, any extension fails the handshake.
     static func validate(
-        _ response: HTTPResponseHead, key: String, requestedSubprotocols: [String]
+        _ response: HTTPResponseHead, key: String, requestedSubprotocols: [String], offeredExtensions: Bool = false
     ) -> Result<String?, ClientHandshakeError> {
         guard response.status == 101 else { return .failure(.unexpectedStatus(response.status.code)) }
         guard response.hasToken("websocket", in: "Upgrade") else { return .failure(.missingUpgrade) }
@@ -64,7 +66,7 @@ enum ClientHandshake {
         let accepts = response.values("Sec-WebSocket-Accept")
         guard accepts == [Handshake.acceptValue(forKey: key)] else { return .failure(.wrongAccept) }
         let extensions = HTTPHeaderLookup.listElements("Sec-WebSocket-Extensions", in: response.headers)
-        guard extensions.isEmpty else {
+        guard extensions.isEmpty || offeredExtensions else {
             return .failure(.unrequestedExtensions(extensions.joined(separator: ", ")))
         }
         let chosen = HTTPHeaderLookup.listElements("Sec-WebSocket-Protocol", in: response.headers)

@@ -178,11 +178,26 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
             finish()
         case .success(let key):
             let offered = subprotocol.map { head.requestedSubprotocols.contains($0) } ?? true
+            let socket = makeSocket(endpoint.context)
+            let extensions = negotiateCompression(head, for: socket).map { [("Sec-WebSocket-Extensions", $0)] } ?? []
             write(HTTPResponse.switchingProtocols(
-                accept: Handshake.acceptValue(forKey: key), subprotocol: offered ? subprotocol : nil))
+                accept: Handshake.acceptValue(forKey: key), subprotocol: offered ? subprotocol : nil,
+                extraHeaders: extensions))
             phase = .finished
-            handOver(to: makeSocket(endpoint.context), pendingInput: pendingInput)
+            handOver(to: socket, pendingInput: pendingInput)
         }
+    }
+
+    /// Accepts the first permessage-deflate offer the configuration can satisfy, across all
+    /// `Sec-WebSocket-Extensions` lines, and sets `socket` up for it; the response's header
+    /// value, or nil to decline every offer.
+    private func negotiateCompression(_ head: HTTPRequestHead, for socket: WebSocket) -> String? {
+        let offers = head.values("Sec-WebSocket-Extensions")
+        guard !offers.isEmpty,
+            let agreement = DeflateServerNegotiation.accept(offersIn: offers.joined(separator: ", "), configuration: configuration.deflate),
+            socket.enableCompression(agreement.parameters)
+        else { return nil }
+        return agreement.responseHeaderValue
     }
 
     /// Answers with an error and closes: the request could not be read, timed out, or the

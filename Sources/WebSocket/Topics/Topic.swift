@@ -3,6 +3,10 @@ import Reactor
 /// One topic on one loop: its subscribers, and the frames published to it during the current
 /// loop iteration, encoded once and sent to every subscriber in one write when the iteration
 /// ends.
+///
+/// With permessage-deflate a second batch holds the same messages compressed once (see
+/// ``CompressedBatch``) for the subscribers that compress without context takeover; the
+/// others get the plain batch.
 final class Topic {
     let name: String
     private(set) var subscribers: [WebSocket] = []
@@ -10,6 +14,8 @@ final class Topic {
     /// Frames (header and payload) published since the last flush.
     private(set) var batch: [UInt8] = []
     private(set) var batchMessageCount = 0
+    /// The same messages for compressing subscribers; empty when there are none.
+    private var compressed = CompressedBatch()
     /// How much of the batch subscribers got ahead of the flush (see `deliverEarly(to:)`).
     /// Empty in the common case, where the flush then makes no lookup per subscriber.
     private var deliveredEarly: [ObjectIdentifier: (bytes: Int, messages: Int)] = [:]
@@ -27,9 +33,13 @@ final class Topic {
         guard positions[id] == nil else { return false }
         positions[id] = subscribers.count
         subscribers.append(socket)
-        // A subscriber receives what is published from now on: the part of the batch that
-        // is already waiting counts as delivered to it.
-        if hasPendingBatch { deliveredEarly[id] = (batch.count, batchMessageCount) }
+        compressed.count(socket.sendCompression, by: 1)
+        // A subscriber receives what is published from now on: the part of the batch it will
+        // be given (compressed or plain) that is already waiting counts as delivered to it.
+        if hasPendingBatch {
+            let waiting = compressed.suits(socket.sendCompression, plainCount: batchMessageCount) ? compressed.frames.count : batch.count
+            deliveredEarly[id] = (waiting, batchMessageCount)
+        }
         return true
     }
 
@@ -37,6 +47,7 @@ final class Topic {
     func remove(_ socket: WebSocket) -> Bool {
         guard let position = positions.removeValue(forKey: ObjectIdentifier(socket)) else { return false }
         if !deliveredEarly.isEmpty { deliveredEarly[ObjectIdentifier(socket)] = nil }
+        compressed.count(socket.sendCompression, by: -1)
         let last = subscribers.removeLast()
         if position < subscribers.count {
             subscribers[position] = last
@@ -45,17 +56,23 @@ final class Topic {
         return true
     }
 
-    /// Encodes one unmasked frame onto the batch.
-    func append(_ payload: UnsafeRawBufferPointer, opcode: Opcode) {
+    /// Encodes one unmasked frame onto the batch, and onto the compressed batch when some
+    /// subscribers take it.
+    func append(_ payload: UnsafeRawBufferPointer, opcode: Opcode, in context: WebSocketContext) {
+        Self.appendFrame(payload, opcode: opcode, compressed: false, to: &batch)
+        compressed.append(payload, opcode: opcode, plainCount: batchMessageCount, in: context)
+        batchMessageCount += 1
+    }
+
+    static func appendFrame(_ payload: UnsafeRawBufferPointer, opcode: Opcode, compressed: Bool, to frames: inout [UInt8]) {
         var header: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &header) { headerBytes in
             let count = FrameEncoder.writeHeader(
                 into: headerBytes.baseAddress.unsafelyUnwrapped, opcode: opcode, fin: true,
-                payloadLength: payload.count, maskKey: nil)
-            batch.append(contentsOf: headerBytes[..<count])
+                payloadLength: payload.count, maskKey: nil, compressed: compressed)
+            frames.append(contentsOf: headerBytes[..<count])
         }
-        batch.append(contentsOf: payload)
-        batchMessageCount += 1
+        frames.append(contentsOf: payload)
     }
 
     /// Sends a subscriber what it has not yet had of the batch, now rather than at the flush:
@@ -64,8 +81,8 @@ final class Topic {
         let id = ObjectIdentifier(socket)
         let already = deliveredEarly[id] ?? (bytes: 0, messages: 0)
         guard already.messages < batchMessageCount, positions[id] != nil else { return }
-        deliveredEarly[id] = (batch.count, batchMessageCount)
-        batch.withUnsafeBytes { frames in
+        withFrames(for: socket) { frames in
+            deliveredEarly[id] = (frames.count, batchMessageCount)
             socket.sendBatch(UnsafeRawBufferPointer(rebasing: frames[already.bytes...]), messageCount: batchMessageCount - already.messages)
         }
     }
@@ -76,8 +93,8 @@ final class Topic {
         // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
         let subscribers = subscribers
         let messageCount = batchMessageCount
-        batch.withUnsafeBytes { frames in
-            for socket in subscribers {
+        for socket in subscribers {
+            withFrames(for: socket) { frames in
                 if deliveredEarly.isEmpty {
                     socket.sendBatch(frames, messageCount: messageCount)
                 } else {
@@ -87,7 +104,18 @@ final class Topic {
         }
         batch.removeAll(keepingCapacity: batch.capacity <= 64 * 1024)
         batchMessageCount = 0
+        compressed.reset()
         deliveredEarly.removeAll()
+    }
+
+    /// The batch `socket` gets: the compressed one when it holds every message and suits
+    /// the subscriber, the plain one otherwise. The same all through an iteration.
+    private func withFrames(for socket: WebSocket, _ body: (UnsafeRawBufferPointer) -> Void) {
+        if compressed.suits(socket.sendCompression, plainCount: batchMessageCount) {
+            compressed.frames.withUnsafeBytes(body)
+        } else {
+            batch.withUnsafeBytes(body)
+        }
     }
 
     /// The part of the batch a subscriber did not get from `deliverEarly(to:)`.

@@ -76,10 +76,11 @@ final class TopicRegistry {
     }
 
     /// Queues a message for every subscriber of `name` on this loop.
-    func publish(_ name: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind) {
+    /// `context` compresses it, once, for the subscribers that take compressed batches.
+    func publish(_ name: String, _ payload: UnsafeRawBufferPointer, kind: MessageKind, in context: WebSocketContext) {
         guard let topic = topics[name], !topic.isEmpty else { return }
         if !topic.hasPendingBatch { dirty.append(topic) }
-        topic.append(payload, opcode: kind.opcode)
+        topic.append(payload, opcode: kind.opcode, in: context)
         installFlushHook()
     }
 
