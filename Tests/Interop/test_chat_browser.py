@@ -325,3 +325,40 @@ async def test_page_reconnects_after_server_restart(start_server, browser):
             )
         finally:
             await cdp.close()
+
+
+@run_async(timeout=120)
+async def test_page_recovers_every_message_sent_while_the_server_dropped_its_socket(start_server, browser, tmp_path):
+    """The server closes the page's socket (not a restart: the page makes it send garbage,
+    and after eleven bad commands the server closes with 1008); messages published through
+    the API meanwhile all show up once the page is back, each exactly once, in order."""
+    from pushutil import API, write_secrets
+
+    keys, _ = write_secrets(tmp_path)
+    server = start_server("--api-key-file", str(keys), "--history", "chat=1000")
+    api = API(server)
+    async with connect(browser.devtools_url(), max_size=None, ping_interval=None, compression=None) as ws:
+        cdp = CDP(ws)
+        try:
+            page = await Page.open(cdp, server.base_url + "/")
+            await page.wait_for(STATE_OPEN, STATE_TIMEOUT, "#state == 'open'")
+            api.publish("chat", {"name": "api", "text": "before"})
+            await page.wait_for(
+                "(() => Array.from(document.querySelectorAll('#messages .msg .text')).some(m => m.textContent === 'before'))()",
+                DELIVERY_TIMEOUT, "the first message")
+
+            await page.evaluate("(() => { for (let i = 0; i < 11; i++) window.pushwaveClient.socket.send('garbage'); })()")
+            await page.wait_for("document.getElementById('state').textContent === 'reconnecting'", STATE_TIMEOUT,
+                                "#state == 'reconnecting' after the server closed the socket")
+            missed = [f"while away {n}" for n in range(20)]
+            for text in missed:
+                api.publish("chat", {"name": "api", "text": text})
+            await page.wait_for(STATE_OPEN, STATE_TIMEOUT, "#state == 'open' again")
+            api.publish("chat", {"name": "api", "text": "after"})
+            await page.wait_for(
+                "(() => Array.from(document.querySelectorAll('#messages .msg .text')).some(m => m.textContent === 'after'))()",
+                DELIVERY_TIMEOUT, "a live message after the recovery")
+            assert await page.messages() == ["before", *missed, "after"]
+        finally:
+            await cdp.close()
+            api.close()
