@@ -72,7 +72,8 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
         let response = await blocking {
             var head: [UInt8] = []
             while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
-                let byte = readBytes(fd, count: 1)
+                // Long: the loops start inside the service, on a pool other suites may keep busy.
+                let byte = readBytes(fd, count: 1, seconds: 120)
                 guard !byte.isEmpty else { break }
                 head += byte
             }
