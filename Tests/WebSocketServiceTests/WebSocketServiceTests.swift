@@ -107,7 +107,7 @@ final class EchoSocket: WebSocket, @unchecked Sendable {
 
         await services.triggerGracefulShutdown()
         // The 1001 reaches the silent client: the drain has begun, and the wait with it.
-        let goingAway = await blocking { readBytes(fd, count: 4) }
+        let goingAway = await blocking { readBytes(fd, count: 4, seconds: 120) }
         #expect(goingAway.count == 4 && goingAway[0] == 0x88 && goingAway[2...3] == [0x03, 0xE9])
         let started = ContinuousClock.now
         running.cancel()
