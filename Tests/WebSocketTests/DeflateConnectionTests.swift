@@ -7,21 +7,8 @@ import TestSupport
 
 /// Sends `count` messages, text and binary, compressible and random, of sizes around the
 /// threshold and far above it, and checks every echoed byte in order.
-final class DeflateVerifyingClient: WebSocket, @unchecked Sendable {
-    let index: Int
-    let count: Int
-    let tally: Tally
-    var next = 0
-    var done = false
-
-    init(context: WebSocketContext, index: Int, count: Int, tally: Tally) {
-        self.index = index
-        self.count = count
-        self.tally = tally
-        super.init(context: context)
-    }
-
-    func message(_ sequence: Int) -> (bytes: [UInt8], kind: MessageKind) {
+final class DeflateVerifyingClient: VerifyingClient, @unchecked Sendable {
+    override func message(_ sequence: Int) -> (bytes: [UInt8], kind: MessageKind) {
         let sizes = [0, 1, 127, 128, 129, 1000, 4096, 20_000]
         let size = sizes[(index + sequence) % sizes.count]
         let start = (index * 31 + sequence * 17) % 1000
@@ -29,38 +16,6 @@ final class DeflateVerifyingClient: WebSocket, @unchecked Sendable {
             return (Array(DeflatePayloads.random[start..<start + size]), .binary)
         }
         return (Array(DeflatePayloads.compressible[start..<start + size]), sequence % 2 == 0 ? .text : .binary)
-    }
-
-    override func didOpen() {
-        tally.opened.add(1, ordering: .relaxed)
-        for sequence in 0..<count {
-            let (bytes, kind) = message(sequence)
-            send(bytes, kind: kind)
-        }
-    }
-
-    override func didReceive(_ received: RawSpan, kind: MessageKind) {
-        let expected = message(next)
-        guard kind == expected.kind, received.byteArray == expected.bytes else {
-            fail("mismatch at message \(next) of \(count)")
-            return
-        }
-        next += 1
-        if next == count, !done {
-            done = true
-            tally.record(success: true)
-        }
-    }
-
-    override func didClose(code: CloseCode, reason: String) {
-        fail("closed \(code.rawValue) \"\(reason)\" after \(next) of \(count) echoes")
-    }
-
-    private func fail(_ failure: String) {
-        guard !done else { return }
-        done = true
-        tally.record(failure: failure)
-        close()
     }
 }
 

@@ -27,11 +27,12 @@ final class TestServer: Sendable {
     func stop() { thread.stop() }
 }
 
-/// Sends `count` binary messages of varied sizes with a pattern from its index, checks each
-/// echo byte for byte and in order, then stays open until the test closes it (so that every
-/// client is open at the same time). A failure is recorded with its class: the close code and
-/// reason, or the message that did not match.
-final class VerifyingClient: WebSocket, @unchecked Sendable {
+/// Sends `count` messages (by default binary, of varied sizes with a pattern from its index;
+/// subclasses pick others with `message(_:)`), checks each echo byte for byte and in order,
+/// then stays open until the test closes it (so that every client is open at the same time).
+/// A failure is recorded with its class: the close code and reason, or the message that did
+/// not match.
+class VerifyingClient: WebSocket, @unchecked Sendable {
     let index: Int
     let count: Int
     let tally: Tally
@@ -45,18 +46,23 @@ final class VerifyingClient: WebSocket, @unchecked Sendable {
         super.init(context: context)
     }
 
-    func payload(_ sequence: Int) -> [UInt8] {
+    /// The message number `sequence` of this client.
+    func message(_ sequence: Int) -> (bytes: [UInt8], kind: MessageKind) {
         let size = (index * 7 + sequence * 13) % 300
-        return (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ index &+ sequence) }
+        return ((0..<size).map { UInt8(truncatingIfNeeded: $0 &+ index &+ sequence) }, .binary)
     }
 
     override func didOpen() {
         tally.opened.add(1, ordering: .relaxed)
-        for sequence in 0..<count { send(payload(sequence), kind: .binary) }
+        for sequence in 0..<count {
+            let (bytes, kind) = message(sequence)
+            send(bytes, kind: kind)
+        }
     }
 
-    override func didReceive(_ message: RawSpan, kind: MessageKind) {
-        guard kind == .binary, message.byteArray == payload(next) else {
+    override func didReceive(_ received: RawSpan, kind: MessageKind) {
+        let expected = message(next)
+        guard kind == expected.kind, received.byteArray == expected.bytes else {
             fail("mismatch at message \(next) of \(count)")
             return
         }
