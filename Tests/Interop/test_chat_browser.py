@@ -362,3 +362,31 @@ async def test_page_recovers_every_message_sent_while_the_server_dropped_its_soc
         finally:
             await cdp.close()
             api.close()
+
+
+@run_async(timeout=120)
+async def test_chat_with_tokens_required_uses_the_demo_token_endpoint(start_server, browser, tmp_path):
+    """With a token secret, upgrades need a token; the page gets one from /demo/token and
+    chats as before, while a client without a token is refused with 401."""
+    from pushutil import write_secrets
+    from websockets.exceptions import InvalidStatus
+
+    _, secrets = write_secrets(tmp_path)
+    server = start_server("--token-secret-file", str(secrets), "--demo-tokens")
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(server.ws_url("/ws")):
+            pass
+    assert refused.value.response.status_code == 401
+    async with connect(browser.devtools_url(), max_size=None, ping_interval=None, compression=None) as ws:
+        cdp = CDP(ws)
+        try:
+            page = await Page.open(cdp, server.base_url + "/")
+            await page.wait_for(STATE_OPEN, STATE_TIMEOUT, "#state == 'open' with a demo token")
+            await page.evaluate("document.getElementById('message').focus()")
+            await page.call("Input.insertText", {"text": "signed in"})
+            await page.evaluate("document.getElementById('send').click()")
+            await page.wait_for(
+                "(() => Array.from(document.querySelectorAll('#messages .msg .text')).some(m => m.textContent === 'signed in'))()",
+                DELIVERY_TIMEOUT, "the message, published with the token's publish claim")
+        finally:
+            await cdp.close()
