@@ -54,7 +54,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Creates a connection on `context`'s loop. A server route creates it in
     /// ``ServerResponse/upgrade(subprotocol:makeSocket:)``; a client calls
-    /// ``connect(to:from:subprotocols:headers:)`` on it.
+    /// ``connect(to:from:subprotocols:headers:tls:)`` on it.
     public init(context: WebSocketContext) {
         self.context = context
         parser = FrameParser(role: context.role, limits: context.configuration.limits)
