@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import Reactor
 import Synchronization
 import Push
@@ -130,7 +132,11 @@ struct PushwaveCommand: ParsableCommand {
                 server = nil
                 address = try Self.listenRawEcho(on: group.loops, address: requested)
             } else {
-                let metrics = MetricsBoard()
+                // Process-wide, as swift-metrics wants: libraries that report through it
+                // show up at /metrics too.
+                let registry = PrometheusCollectorRegistry()
+                MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+                let metrics = MetricsBoard(registry: registry)
                 let pages = Pages(metrics: metrics)
                 let pushServer = PushServer(
                     configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger
