@@ -19,9 +19,9 @@ from conftest import REPO_ROOT, ServerProcess, free_port, http_get
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     """No PUSHWAVE_ setting leaks in from the environment running the tests."""
+    harness = {"PUSHWAVE_BIN", "PUSHWAVE_LOAD_BIN", "PUSHWAVE_STARTUP_TIMEOUT", "PUSHWAVE_SHUTDOWN_TIMEOUT"}
     for name in list(os.environ):
-        if name.startswith("PUSHWAVE_") and name not in ("PUSHWAVE_BIN", "PUSHWAVE_LOAD_BIN") \
-                and not name.endswith("_TIMEOUT"):
+        if name.startswith("PUSHWAVE_") and name not in harness:
             monkeypatch.delenv(name)
 
 
@@ -190,10 +190,19 @@ def test_missing_config_file(pushwave_bin, tmp_path):
     assert "absent.conf" in stderr and "cannot read" in stderr
 
 
-def test_a_flag_hides_the_environment_value(pushwave_bin, tmp_path, monkeypatch):
-    # A bad value that a flag overrides is never looked at.
-    monkeypatch.setenv("PUSHWAVE_THREADS", "zero")
-    srv = start(pushwave_bin, tmp_path, ["--threads", "1"])
+@pytest.mark.parametrize(
+    "variable, value, args",
+    [
+        ("PUSHWAVE_THREADS", "zero", ["--threads", "1"]),
+        ("PUSHWAVE_THREADS", "zero", ["--threads=1"]),
+        ("PUSHWAVE_DEFLATE", "maybe", ["--no-deflate"]),
+        ("PUSHWAVE_HISTORY", "news.*=lots", ["--history", "news.*=10"]),
+    ],
+)
+def test_a_flag_hides_the_environment_value(pushwave_bin, tmp_path, monkeypatch, variable, value, args):
+    # A bad value that a flag overrides is never looked at, whichever way the flag is written.
+    monkeypatch.setenv(variable, value)
+    srv = start(pushwave_bin, tmp_path, args)
     srv.stop()
 
 
