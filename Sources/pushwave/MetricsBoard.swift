@@ -26,7 +26,8 @@ final class MetricsBoard: Sendable {
     /// same time do not add the same difference twice.
     private let exported: Mutex<ExportedMetrics>
 
-    /// `registry` is the one the process-wide `MetricsSystem` was bootstrapped with.
+    /// `registry` is the one the process-wide `MetricsSystem` was bootstrapped with; make the
+    /// board after the bootstrap, as its metrics are made at once.
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         exported = Mutex(ExportedMetrics())
@@ -128,9 +129,8 @@ private struct ExportedMetrics {
     var historyTrimmedEarly: TotalCounter?
 
     mutating func update(_ total: MetricsBoard.LoopCounters, history: (messages: Int, bytes: Int, trimmedEarly: Int)?) {
-        for (path, var counter) in counters {
-            counter.report(total.statistics[keyPath: path])
-            counters[path] = counter
+        for path in counters.keys {
+            counters[path]?.report(total.statistics[keyPath: path])
         }
         connectionsOpen.record(total.openConnections)
         deflateMemory.record(total.statistics.deflateMemoryBytes)
