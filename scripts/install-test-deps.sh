@@ -30,13 +30,16 @@ else
     echo "apt: ${APT_PACKAGES[*]} already installed"
 fi
 
-# Mirrors requirements.txt: websockets>=14 (asyncio API), pytest>=8 and pyjwt>=2 (the
-# token tests verify what PyJWT mints).
+# Mirrors requirements.txt: websockets>=14 (asyncio API), pytest>=8, pyjwt>=2 (the
+# token tests verify what PyJWT mints) and prometheus-client (parses /metrics).
 if "$PYTHON" - 2>/dev/null <<'PY'
 import importlib.metadata as md
 def major(name):
     return int(md.version(name).split(".")[0])
+def version(name):
+    return tuple(int(part) for part in md.version(name).split(".")[:2])
 assert major("websockets") >= 14 and major("pytest") >= 8 and major("pyjwt") >= 2
+assert version("prometheus-client") >= (0, 20)
 PY
 then
     echo "pip: requirements of $REQUIREMENTS already satisfied ($PYTHON)"

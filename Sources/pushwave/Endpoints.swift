@@ -33,7 +33,7 @@ struct Pages: Sendable {
         case "/metrics":
             return .http(
                 status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                body: Array(metrics.render(current: request.context).utf8))
+                body: metrics.render(current: request.context))
         default:
             return nil
         }

@@ -1,3 +1,5 @@
+import Metrics
+import Prometheus
 import Push
 import Reactor
 import Synchronization
@@ -6,6 +8,9 @@ import WebSocket
 /// Collects the loops' counters for `/metrics`. Each loop copies its own counters here every
 /// 250 ms; the loop answering a scrape uses its live counters and the others' latest copies,
 /// so no counter is read from a thread that does not own it.
+///
+/// The loops keep counting in plain per-loop fields (no atomic per message); the totals are
+/// handed to swift-metrics at scrape time, and swift-prometheus renders them.
 final class MetricsBoard: Sendable {
     struct LoopCounters: Sendable {
         var statistics = WebSocketStatistics()
@@ -16,6 +21,17 @@ final class MetricsBoard: Sendable {
     private let board = Mutex<[ObjectIdentifier: LoopCounters]>([:])
     private let server = Mutex<WebSocketServer?>(nil)
     private let hub = Mutex<TopicHub?>(nil)
+    private let registry: PrometheusCollectorRegistry
+    /// Held while totals are turned into increments, so two loops answering scrapes at the
+    /// same time do not add the same difference twice.
+    private let exported: Mutex<ExportedMetrics>
+
+    /// `registry` is the one the process-wide `MetricsSystem` was bootstrapped with; make the
+    /// board after the bootstrap, as its metrics are made at once.
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        exported = Mutex(ExportedMetrics())
+    }
 
     func attach(_ push: PushServer) {
         let server = push.websocket
@@ -43,8 +59,8 @@ final class MetricsBoard: Sendable {
         board.withLock { $0[ObjectIdentifier(context)] = current }
     }
 
-    /// The Prometheus text exposition of all loops' counters.
-    func render(current: WebSocketContext) -> String {
+    /// The sum of every loop's counters, `current`'s live ones included.
+    func totals(current: WebSocketContext) -> LoopCounters {
         publish(current)
         var total = LoopCounters()
         for counters in board.withLock({ Array($0.values) }) {
@@ -52,40 +68,86 @@ final class MetricsBoard: Sendable {
             total.openConnections += counters.openConnections
             total.rejections.merge(counters.rejections, uniquingKeysWith: +)
         }
-        let s = total.statistics
-        var lines: [String] = []
-        func metric(_ name: String, _ type: String, _ help: String, _ value: Int) {
-            lines.append("# HELP \(name) \(help)")
-            lines.append("# TYPE \(name) \(type)")
-            lines.append("\(name) \(value)")
+        return total
+    }
+
+    /// The Prometheus text exposition of all loops' counters.
+    func render(current: WebSocketContext) -> [UInt8] {
+        let total = totals(current: current)
+        let history = hub.withLock { $0 }?.historyFigures
+        exported.withLock { $0.update(total, history: history) }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+/// The swift-metrics handles of `/metrics`, and the totals already added to each counter:
+/// the loops report totals, a counter takes increments.
+private struct ExportedMetrics {
+    /// A counter fed from a running total.
+    struct TotalCounter {
+        let counter: Metrics.Counter
+        var reported = 0
+
+        init(_ label: String, dimensions: [(String, String)] = []) {
+            counter = Metrics.Counter(label: label, dimensions: dimensions)
         }
-        metric("pushwave_connections_open", "gauge", "Open WebSocket connections.", total.openConnections)
-        metric("pushwave_connections_opened_total", "counter", "WebSocket connections opened.", s.connectionsOpened)
-        metric("pushwave_messages_received_total", "counter", "Messages received.", s.messagesReceived)
-        metric("pushwave_messages_sent_total", "counter", "Messages sent.", s.messagesSent)
-        metric("pushwave_bytes_received_total", "counter", "Payload bytes received.", s.bytesReceived)
-        metric("pushwave_bytes_sent_total", "counter", "Bytes sent in messages.", s.bytesSent)
-        metric("pushwave_messages_dropped_total", "counter", "Messages dropped for slow consumers.", s.messagesDropped)
-        metric("pushwave_slow_consumers_closed_total", "counter", "Connections closed for a full send buffer.", s.slowConsumersClosed)
-        metric("pushwave_protocol_errors_total", "counter", "Connections failed for protocol errors.", s.protocolErrors)
-        metric("pushwave_deflate_messages_compressed_total", "counter", "Messages compressed (a topic publish once per loop).", s.messagesCompressed)
-        metric("pushwave_deflate_sent_bytes_before_total", "counter", "Bytes of compressed outgoing messages before compression.", s.bytesBeforeCompression)
-        metric("pushwave_deflate_sent_bytes_after_total", "counter", "Bytes of compressed outgoing messages after compression.", s.bytesAfterCompression)
-        metric("pushwave_deflate_topic_compressions_total", "counter", "Compressions made for topic publishes.", s.topicCompressions)
-        metric("pushwave_deflate_messages_inflated_total", "counter", "Compressed messages received.", s.messagesInflated)
-        metric("pushwave_deflate_received_bytes_before_total", "counter", "Bytes of compressed incoming messages as received.", s.bytesBeforeInflation)
-        metric("pushwave_deflate_received_bytes_after_total", "counter", "Bytes of compressed incoming messages once inflated.", s.bytesAfterInflation)
-        metric("pushwave_deflate_memory_bytes", "gauge", "zlib memory held by connections with context takeover (estimate).", s.deflateMemoryBytes)
-        lines.append("# HELP pushwave_handshake_failures_total Rejected HTTP upgrade requests, by status.")
-        lines.append("# TYPE pushwave_handshake_failures_total counter")
-        for (status, count) in total.rejections.sorted(by: { $0.key < $1.key }) {
-            lines.append("pushwave_handshake_failures_total{status=\"\(status)\"} \(count)")
+
+        /// A total smaller than the last one (it cannot happen while the loops only count up)
+        /// is ignored rather than turned into a negative increment, which counters refuse.
+        mutating func report(_ total: Int) {
+            guard total > reported else { return }
+            counter.increment(by: total - reported)
+            reported = total
         }
-        if let history = hub.withLock({ $0 })?.historyFigures {
-            metric("pushwave_history_messages", "gauge", "Messages kept in topic history.", history.messages)
-            metric("pushwave_history_bytes", "gauge", "Bytes the topic history holds (payloads and bookkeeping).", history.bytes)
-            metric("pushwave_history_trimmed_early_total", "counter", "History messages dropped before their topic's limits, to stay within --history-max-bytes.", history.trimmedEarly)
+    }
+
+    var counters: [KeyPath<WebSocketStatistics, Int>: TotalCounter] = [
+        \.connectionsOpened: TotalCounter("pushwave_connections_opened_total"),
+        \.messagesReceived: TotalCounter("pushwave_messages_received_total"),
+        \.messagesSent: TotalCounter("pushwave_messages_sent_total"),
+        \.bytesReceived: TotalCounter("pushwave_bytes_received_total"),
+        \.bytesSent: TotalCounter("pushwave_bytes_sent_total"),
+        \.messagesDropped: TotalCounter("pushwave_messages_dropped_total"),
+        \.slowConsumersClosed: TotalCounter("pushwave_slow_consumers_closed_total"),
+        \.protocolErrors: TotalCounter("pushwave_protocol_errors_total"),
+        \.messagesCompressed: TotalCounter("pushwave_deflate_messages_compressed_total"),
+        \.bytesBeforeCompression: TotalCounter("pushwave_deflate_sent_bytes_before_total"),
+        \.bytesAfterCompression: TotalCounter("pushwave_deflate_sent_bytes_after_total"),
+        \.topicCompressions: TotalCounter("pushwave_deflate_topic_compressions_total"),
+        \.messagesInflated: TotalCounter("pushwave_deflate_messages_inflated_total"),
+        \.bytesBeforeInflation: TotalCounter("pushwave_deflate_received_bytes_before_total"),
+        \.bytesAfterInflation: TotalCounter("pushwave_deflate_received_bytes_after_total"),
+    ]
+    let connectionsOpen = Metrics.Gauge(label: "pushwave_connections_open")
+    let deflateMemory = Metrics.Gauge(label: "pushwave_deflate_memory_bytes")
+    /// One counter per status, made when a status is first seen.
+    var handshakeFailures: [Int: TotalCounter] = [:]
+    var historyMessages: Metrics.Gauge?
+    var historyBytes: Metrics.Gauge?
+    var historyTrimmedEarly: TotalCounter?
+
+    mutating func update(_ total: MetricsBoard.LoopCounters, history: (messages: Int, bytes: Int, trimmedEarly: Int)?) {
+        for path in counters.keys {
+            counters[path]?.report(total.statistics[keyPath: path])
         }
-        return lines.joined(separator: "\n") + "\n"
+        connectionsOpen.record(total.openConnections)
+        deflateMemory.record(total.statistics.deflateMemoryBytes)
+        for (status, count) in total.rejections {
+            handshakeFailures[status, default: TotalCounter("pushwave_handshake_failures_total", dimensions: [("status", "\(status)")])]
+                .report(count)
+        }
+        if let history {
+            // Made on first use so that a process without a topic hub shows no history series.
+            if historyMessages == nil {
+                historyMessages = Metrics.Gauge(label: "pushwave_history_messages")
+                historyBytes = Metrics.Gauge(label: "pushwave_history_bytes")
+                historyTrimmedEarly = TotalCounter("pushwave_history_trimmed_early_total")
+            }
+            historyMessages?.record(history.messages)
+            historyBytes?.record(history.bytes)
+            historyTrimmedEarly?.report(history.trimmedEarly)
+        }
     }
 }

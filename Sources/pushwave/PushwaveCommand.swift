@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import Reactor
 import Synchronization
 import Push
@@ -22,7 +24,42 @@ struct PushwaveCommand: ParsableCommand {
             (at most --shutdown-timeout seconds), exit 0. A second signal exits at once.
             With --tls-cert and --tls-key the server speaks only TLS (wss://, https://); \
             SIGHUP reloads the certificate files for new connections, keeping open ones.
+            Every option can also be set by the environment variable PUSHWAVE_ + its name \
+            upper-cased with - as _ (--max-message-size: PUSHWAVE_MAX_MESSAGE_SIZE), or by a \
+            'name = value' line in the --config file; a flag wins over the environment, \
+            which wins over the file.
             """)
+
+    /// Parses the command line completed by the environment and the config file, then runs.
+    /// A bad value that came from either is reported with its source.
+    static func main() {
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        let resolver: SettingsResolver
+        do {
+            resolver = try SettingsResolver(
+                commandLine: commandLine,
+                environment: { getenv($0).map { String(cString: $0) } },
+                readFile: SettingsResolver.readFile)
+        } catch {
+            exit(withError: error)
+        }
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(resolver.arguments)
+        } catch {
+            let message = Self.message(for: error)
+            if let source = resolver.source(of: message) { exit(withError: ValidationError("\(source): \(message)")) }
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    @Option(help: ArgumentHelp("A file of 'name = value' lines setting options by their flag names (# starts a comment).", valueName: "path"))
+    var config: String?
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -130,7 +167,11 @@ struct PushwaveCommand: ParsableCommand {
                 server = nil
                 address = try Self.listenRawEcho(on: group.loops, address: requested)
             } else {
-                let metrics = MetricsBoard()
+                // Process-wide, as swift-metrics wants: libraries that report through it
+                // show up at /metrics too.
+                let registry = PrometheusCollectorRegistry()
+                MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+                let metrics = MetricsBoard(registry: registry)
                 let pages = Pages(metrics: metrics)
                 let pushServer = PushServer(
                     configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger

@@ -63,9 +63,10 @@ async def test_chat_fanout_to_1000_clients_exactly_once_in_order(two_loop_server
 def metric(srv, name: str) -> int:
     status, _, body = http_get(srv.host, srv.port, "/metrics")
     assert status == 200
-    match = re.search(rf"^{name} (\d+)$", body.decode(), re.MULTILINE)
+    # Gauges are written as floating-point numbers ("3.0"), counters as integers.
+    match = re.search(rf"^{name} ([0-9.eE+]+)$", body.decode(), re.MULTILINE)
     assert match, f"{name} missing from /metrics"
-    return int(match.group(1))
+    return int(float(match.group(1)))
 
 
 @run_async
