@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Push", targets: ["Push"]),
+        .library(name: "Redis", targets: ["Redis"]),
         // A WebSocket server as a swift-service-lifecycle `Service`; the only product that
         // depends on ServiceLifecycle, so Reactor, HTTP and WebSocket users do not.
         .library(name: "WebSocketService", targets: ["WebSocketService"]),
@@ -104,7 +105,10 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor", "TestSupport"]),
-        .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),
+        .testTarget(
+            name: "PushTests",
+            dependencies: ["Push", "Redis", "Reactor", "WebSocket", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
         .testTarget(
             name: "WebSocketServiceTests",

@@ -1,6 +1,7 @@
 #include "CHiredisShim.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 
 // The Swift side switches over pw_resp_type: keep it equal to hiredis's numbering.
 _Static_assert(PW_RESP_STRING == REDIS_REPLY_STRING, "reply kinds");
@@ -10,9 +11,34 @@ _Static_assert(PW_RESP_NIL == REDIS_REPLY_NIL, "reply kinds");
 _Static_assert(PW_RESP_STATUS == REDIS_REPLY_STATUS, "reply kinds");
 _Static_assert(PW_RESP_ERROR == REDIS_REPLY_ERROR, "reply kinds");
 
+// hiredis allocates an array's element table as soon as it reads `*N`, before any element
+// arrives: eight bytes times N, which a corrupt or hostile stream can make gigabytes. Arrays
+// beyond the limit fail instead (hiredis reports "Out of memory"), through hiredis's own
+// object functions wrapped once.
+static redisReplyObjectFunctions bounded_functions;
+static void *(*unbounded_create_array)(const redisReadTask *, int);
+static pthread_once_t bounded_once = PTHREAD_ONCE_INIT;
+
+static void *bounded_create_array(const redisReadTask *task, int elements) {
+    if (elements > PW_RESP_MAX_ELEMENTS) return NULL;
+    return unbounded_create_array(task, elements);
+}
+
+static void make_bounded_functions(void) {
+    redisReader *probe = redisReaderCreate();
+    if (probe == NULL) return;
+    bounded_functions = *probe->fn;
+    unbounded_create_array = bounded_functions.createArray;
+    bounded_functions.createArray = bounded_create_array;
+    redisReaderFree(probe);
+}
+
 // The opaque types are hiredis's own, cast at this boundary only.
 pw_resp_reader *pw_resp_reader_create(void) {
-    return (pw_resp_reader *)redisReaderCreate();
+    pthread_once(&bounded_once, make_bounded_functions);
+    redisReader *reader = redisReaderCreate();
+    if (reader && unbounded_create_array) reader->fn = &bounded_functions;
+    return (pw_resp_reader *)reader;
 }
 
 void pw_resp_reader_free(pw_resp_reader *reader) {

@@ -48,6 +48,13 @@ import Testing
         #expect(throws: RESPReader.ProtocolError.self) { try Array("+OK\r\n".utf8).withUnsafeBytes { try reader.feed($0) } }
     }
 
+    @Test func anArrayTooLargeToAllocateIsAnError() throws {
+        let reader = RESPReader()
+        try Array("*2000000\r\n".utf8).withUnsafeBytes { try reader.feed($0) }
+        #expect(throws: RESPReader.ProtocolError.self) { try reader.next() }
+        #expect(try Self.decode([Array("*3\r\n:1\r\n:2\r\n:3\r\n".utf8)]) == [.array([.integer(1), .integer(2), .integer(3)])])
+    }
+
     @Test func commandsAreArraysOfBulkStrings() {
         #expect(RESPCommand.encode("SET", "k", "") == Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n".utf8))
         #expect(RESPCommand.encode([[0, 13, 10]]) == Array("*1\r\n$3\r\n".utf8) + [0, 13, 10, 13, 10])

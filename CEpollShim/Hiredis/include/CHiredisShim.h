@@ -21,6 +21,9 @@ typedef enum {
 typedef struct pw_resp_reader pw_resp_reader;
 typedef struct pw_resp_reply pw_resp_reply;
 
+/// The most elements an array reply may announce; a larger one is a protocol error.
+#define PW_RESP_MAX_ELEMENTS (1 << 20)
+
 /// A reader with no input yet; NULL when out of memory.
 pw_resp_reader *pw_resp_reader_create(void);
 void pw_resp_reader_free(pw_resp_reader *reader);
