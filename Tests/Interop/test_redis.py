@@ -195,3 +195,43 @@ def test_nodes_reconnect_after_redis_dies_and_comes_back(nodes, redis):
     asyncio.run(main())
     for node in nodes:
         node.assert_alive()
+
+
+def test_topics_are_spread_over_several_redis_servers(start_server, redis, tmp_path):
+    other = RedisServer(tmp_path)
+    try:
+        keys, _ = write_secrets(tmp_path)
+        urls = ["--redis", redis.url, "--redis", other.url]
+        nodes = [start_server("--api-key-file", str(keys), *urls) for _ in range(2)]
+        topics = [f"shard.t{index}" for index in range(12)]
+
+        async def main():
+            # Raw /topics subscribers on the first node, /ws ones on the second.
+            raw = [await connect(nodes[0].ws_url(f"/topics/{topic}")) for topic in topics]
+            ws = [await subscriber(nodes[1], topic) for topic in topics]
+            servers = (redis, other)
+
+            def placed() -> bool:
+                counts = [[server.numsub(f"pushwave:{topic}") for server in servers] for topic in topics]
+                return all(sorted(count) == [0, 2] for count in counts)
+
+            wait_for(placed, 10, "every topic's channel on exactly one server, once per node")
+            on_each = [sum(server.numsub(f"pushwave:{topic}") for topic in topics) for server in servers]
+            assert all(count > 0 for count in on_each), on_each  # both servers are used
+            apis = [API(node) for node in nodes]
+            for index, topic in enumerate(topics):
+                api_publish(apis[index % 2], topic, {"topic": topic})
+            for topic, raw_ws, push_ws in zip(topics, raw, ws):
+                assert json.loads(await asyncio.wait_for(raw_ws.recv(), 10)) == {"topic": topic}
+                message = (await messages(push_ws, 1))[0]
+                assert message["topic"] == topic and message["offset"] == 1
+            for socket_ in raw + ws:
+                await socket_.close()
+            for api in apis:
+                api.close()
+
+        asyncio.run(main())
+        for node in nodes:
+            node.assert_alive()
+    finally:
+        other.stop()
