@@ -38,6 +38,8 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Runs after every successful connect, before the queued commands are sent.
     public var onReady: (() -> Void)?
+    /// Told `true` when the connection is up, `false` when a connection that was up is lost.
+    public var onAvailabilityChange: ((Bool) -> Void)?
     /// Receives pub/sub pushes (`message`, `subscribe`, `unsubscribe` arrays).
     public var onPush: ((RESPValue) -> Void)?
 
@@ -135,6 +137,7 @@ public final class RedisConnection: @unchecked Sendable {
         logger.info("Redis \(url): connected\(backoff.failures > 0 ? " after \(backoff.failures) failed attempts" : "")")
         backoff.reset()
         authenticateAndSelect()
+        onAvailabilityChange?(true)
         onReady?()
         flushQueue()
     }
@@ -198,6 +201,7 @@ public final class RedisConnection: @unchecked Sendable {
             retryLater(because: "cannot connect (\(reason))")
         case .ready(let current) where current === socket:
             failAll(awaitingWith: .connectionLost, queuedToo: false)
+            onAvailabilityChange?(false)
             retryLater(because: "connection lost (\(reason))")
         default:
             return

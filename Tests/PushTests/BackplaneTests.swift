@@ -69,6 +69,7 @@ import WebSocket
         backplane.start()
         let accepted = (0..<5).map { _ in backplane.submit("t", payload: [1], kind: .binary) }
         #expect(accepted == [true, true, true, false, false])
+        #expect(!backplane.isAvailable)
         backplane.stop()
     }
 }

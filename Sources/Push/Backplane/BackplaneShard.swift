@@ -25,6 +25,7 @@ final class BackplaneShard {
     private var channels: [String: ChannelState] = [:]
 
     init(loop: EventLoop, url: RedisURL, password: String?, maxQueued: Int, unsubscribeDelay: Int64, logger: Logger,
+         onAvailabilityChange: @escaping (_ commands: Bool, _ up: Bool) -> Void,
          onMessage: @escaping (_ channel: [UInt8], _ data: [UInt8]) -> Void) {
         self.loop = loop
         self.unsubscribeDelay = unsubscribeDelay
@@ -37,6 +38,8 @@ final class BackplaneShard {
             onMessage(channel, data)
         }
         subscriber.onReady = { [unowned self] in self.resubscribeAll() }
+        commands.onAvailabilityChange = { onAvailabilityChange(true, $0) }
+        subscriber.onAvailabilityChange = { onAvailabilityChange(false, $0) }
     }
 
     func start() {

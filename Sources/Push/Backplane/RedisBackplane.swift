@@ -21,6 +21,18 @@ import WebSocket
 /// sent when a connection dropped may be lost (at most once). Subscriptions are restored on
 /// reconnect; messages published while a node was cut off do not reach it.
 final class RedisBackplane: Sendable {
+    /// Figures the shards' connections update from the loop and anyone may read.
+    private final class Health: Sendable {
+        /// Connections (two per server) that are not up; all of them until they connect.
+        let down: Atomic<Int>
+        /// Publications whose connection dropped before Redis answered, since the last report.
+        let lost = Atomic<Int>(0)
+
+        init(connections: Int) {
+            down = Atomic(connections)
+        }
+    }
+
     let loop: EventLoop
     let maxPending: Int
     /// Publications handed to Redis and not yet acknowledged.
@@ -28,6 +40,7 @@ final class RedisBackplane: Sendable {
     // Created in `init` on any thread, used only on `loop` (see `onLoop`).
     nonisolated(unsafe) private let shards: [BackplaneShard]
     private let logger: Logger
+    private let health: Health
 
     /// `deliver` receives every message from Redis, on `loop`, in Redis's order per topic.
     init(loop: EventLoop, urls: [RedisURL], maxPending: Int, unsubscribeDelay: Int64 = 1_000, logger: Logger,
@@ -36,10 +49,17 @@ final class RedisBackplane: Sendable {
         self.loop = loop
         self.maxPending = maxPending
         self.logger = logger
+        let health = Health(connections: 2 * urls.count)
+        self.health = health
         let password = getenv("PUSHWAVE_REDIS_PASSWORD").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         shards = urls.map { url in
             BackplaneShard(loop: loop, url: url, password: password, maxQueued: maxPending + 64, unsubscribeDelay: unsubscribeDelay,
-                           logger: logger) { channel, data in
+                           logger: logger, onAvailabilityChange: { isCommands, up in
+                health.down.add(up ? -1 : 1, ordering: .relaxed)
+                // One line per outage, not one per publication it cost.
+                let lost = up && isCommands ? health.lost.exchange(0, ordering: .relaxed) : 0
+                if lost > 0 { logger.warning("Redis \(url): \(lost) publications may have been lost while the connection was down") }
+            }) { channel, data in
                 guard let topic = BackplaneFrame.topic(ofChannel: channel), let frame = BackplaneFrame(decoding: data) else {
                     logger.warning("Redis \(url): dropped a malformed message on \(String(decoding: channel, as: UTF8.self))")
                     return
@@ -48,6 +68,9 @@ final class RedisBackplane: Sendable {
             }
         }
     }
+
+    /// True while every connection to every Redis server is up.
+    var isAvailable: Bool { health.down.load(ordering: .relaxed) == 0 }
 
     func start() {
         onLoop { $0.forEach { $0.start() } }
@@ -70,7 +93,8 @@ final class RedisBackplane: Sendable {
                 self.pending.subtract(1, ordering: .relaxed)
                 switch result {
                 case .success(.error(let message)): self.logger.error("Redis: publishing to \(topic) failed: \(message)")
-                case .failure(let error): self.logger.warning("Redis: a publication to \(topic) may be lost: \(error)")
+                case .failure(.connectionLost): self.health.lost.add(1, ordering: .relaxed)
+                case .failure(let error): self.logger.warning("Redis: a publication to \(topic) was dropped: \(error)")
                 case .success: break
                 }
             }

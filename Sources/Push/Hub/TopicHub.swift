@@ -46,6 +46,10 @@ public final class TopicHub: Sendable {
 
     private var backplane: RedisBackplane? { links.withLock { $0.backplane } }
 
+    /// Without a backplane nil; with one, whether all its Redis connections are up (for a
+    /// health check to report the server degraded).
+    public var backplaneIsAvailable: Bool? { backplane?.isAvailable }
+
     /// The name under which `/ws` connections subscribe to a topic in a loop's topic registry,
     /// apart from raw `/topics` subscribers, since they receive the envelope, not the message.
     static func envelopeChannel(_ topic: String) -> String { "\u{0}" + topic }
@@ -77,7 +81,11 @@ public final class TopicHub: Sendable {
     func deliver(_ topic: String, _ frame: BackplaneFrame, now: Int64 = MonotonicClock.milliseconds()) {
         let targets = links.withLock { $0.contexts }
         state.withLock { state in
-            guard let entry = state.history.append(topic, payload: frame.payload, isText: frame.kind == .text, now: now, at: frame.position) else { return }
+            // Between the last local unsubscribe and the channel's release, messages still
+            // come: nobody here wants them, and keeping them would recreate a forgotten stream.
+            guard state.subscribers[topic] != nil,
+                let entry = state.history.append(topic, payload: frame.payload, isText: frame.kind == .text, now: now, at: frame.position)
+            else { return }
             _ = Self.fanOut(entry, of: topic, kind: frame.kind, to: targets, state: &state)
         }
     }
