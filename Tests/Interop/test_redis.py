@@ -225,6 +225,11 @@ def test_topics_are_spread_over_several_redis_servers(start_server, redis, tmp_p
                 assert json.loads(await asyncio.wait_for(raw_ws.recv(), 10)) == {"topic": topic}
                 message = (await messages(push_ws, 1))[0]
                 assert message["topic"] == topic and message["offset"] == 1
+            # What a raw connection sends is published through Redis too.
+            await raw[0].send(json.dumps({"from": "raw"}))
+            assert json.loads(await asyncio.wait_for(raw[0].recv(), 10)) == {"from": "raw"}
+            message = (await messages(ws[0], 1))[0]
+            assert message["data"] == {"from": "raw"} and message["offset"] == 2
             for socket_ in raw + ws:
                 await socket_.close()
             for api in apis:
