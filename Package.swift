@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "Reactor", "WebSocket", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor", "TestSupport"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "PushTests",
             dependencies: ["Push", "Redis", "Reactor", "WebSocket", "TestSupport", .product(name: "Logging", package: "swift-log")]

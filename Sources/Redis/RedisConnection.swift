@@ -134,7 +134,7 @@ public final class RedisConnection: @unchecked Sendable {
         guard case .connecting(let current) = state, current === socket else { return }
         state = .ready(socket)
         reader = RESPReader()
-        logger.info("Redis \(url): connected\(backoff.failures > 0 ? " after \(backoff.failures) failed attempts" : "")")
+        logger.info("Redis \(url): connected\(backoff.failures > 0 ? " (attempt \(backoff.failures + 1))" : "")")
         backoff.reset()
         authenticateAndSelect()
         onAvailabilityChange?(true)
