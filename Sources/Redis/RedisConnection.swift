@@ -26,6 +26,8 @@ public final class RedisConnection: @unchecked Sendable {
     public let loop: EventLoop
     public let url: RedisURL
     public let maxQueued: Int
+    /// What this connection is for, in log lines (`commands`, `subscriber`).
+    public let role: String
     private let password: String?
     private let logger: Logger
     private var state = State.idle
@@ -44,7 +46,8 @@ public final class RedisConnection: @unchecked Sendable {
     public var onPush: ((RESPValue) -> Void)?
 
     /// `password` overrides the URL's (e.g. from the environment).
-    public init(loop: EventLoop, url: RedisURL, password: String? = nil, maxQueued: Int = 10_000, logger: Logger) {
+    public init(loop: EventLoop, url: RedisURL, role: String = "commands", password: String? = nil, maxQueued: Int = 10_000, logger: Logger) {
+        self.role = role
         self.loop = loop
         self.url = url
         self.password = password ?? url.password
@@ -122,7 +125,7 @@ public final class RedisConnection: @unchecked Sendable {
     private func retryLater(because reason: String) {
         let delay = backoff.nextDelay()
         let level: Logger.Level = backoff.failures <= 1 ? .warning : .info
-        logger.log(level: level, "Redis \(url): \(reason); reconnecting in \(delay) ms (attempt \(backoff.failures))")
+        logger.log(level: level, "Redis \(url) (\(role)): \(reason); reconnecting in \(delay) ms (attempt \(backoff.failures))")
         let timer = loop.schedule(afterMilliseconds: delay) { [weak self] in
             guard let self, case .waitingToReconnect = self.state else { return }
             self.attemptConnect()
@@ -134,7 +137,7 @@ public final class RedisConnection: @unchecked Sendable {
         guard case .connecting(let current) = state, current === socket else { return }
         state = .ready(socket)
         reader = RESPReader()
-        logger.info("Redis \(url): connected\(backoff.failures > 0 ? " (attempt \(backoff.failures + 1))" : "")")
+        logger.info("Redis \(url) (\(role)): connected\(backoff.failures > 0 ? " (attempt \(backoff.failures + 1))" : "")")
         backoff.reset()
         authenticateAndSelect()
         onAvailabilityChange?(true)
@@ -150,7 +153,7 @@ public final class RedisConnection: @unchecked Sendable {
         for command in setup {
             send(command.map { Array($0.utf8) }) { [weak self] result in
                 guard let self, case .success(.error(let message)) = result else { return }
-                self.logger.error("Redis \(self.url): \(command[0]) refused: \(message)")
+                self.logger.error("Redis \(self.url) (\(self.role)): \(command[0]) refused: \(message)")
                 if case .ready(let socket) = self.state { socket.reset() }
             }
         }
@@ -172,7 +175,7 @@ public final class RedisConnection: @unchecked Sendable {
             try reader.feed(bytes)
             while let reply = try reader.next() { dispatch(reply) }
         } catch {
-            logger.error("Redis \(url): \(error.description); closing the connection")
+            logger.error("Redis \(url) (\(role)): \(error.description); closing the connection")
             socket.reset()
         }
     }
@@ -180,7 +183,7 @@ public final class RedisConnection: @unchecked Sendable {
     private func dispatch(_ reply: RESPValue) {
         if let onPush, Self.isPush(reply) { return onPush(reply) }
         guard let handler = awaiting.removeFirst() else {
-            logger.warning("Redis \(url): a reply that no command asked for")
+            logger.warning("Redis \(url) (\(role)): a reply that no command asked for")
             return
         }
         handler?(.success(reply))
@@ -202,7 +205,7 @@ public final class RedisConnection: @unchecked Sendable {
         case .ready(let current) where current === socket:
             failAll(awaitingWith: .connectionLost, queuedToo: false)
             onAvailabilityChange?(false)
-            retryLater(because: "connection lost (\(reason))")
+            retryLater(because: socket.closedByServer ? "the server closed the connection" : "connection lost (\(reason))")
         default:
             return
         }

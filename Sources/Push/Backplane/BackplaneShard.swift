@@ -30,7 +30,7 @@ final class BackplaneShard {
         self.loop = loop
         self.unsubscribeDelay = unsubscribeDelay
         commands = RedisConnection(loop: loop, url: url, password: password, maxQueued: maxQueued, logger: logger)
-        subscriber = RedisConnection(loop: loop, url: url, password: password, maxQueued: 16, logger: logger)
+        subscriber = RedisConnection(loop: loop, url: url, role: "subscriber", password: password, maxQueued: 16, logger: logger)
         subscriber.onPush = { push in
             guard case .array(let items) = push, items.count == 3, items[0] == .bulk(Array("message".utf8)),
                 case .bulk(let channel) = items[1], case .bulk(let data) = items[2]
