@@ -21,6 +21,12 @@ import WebSocket
         #expect(BackplaneFrame(decoding: Array(text.utf8)) == nil)
     }
 
+    @Test func theScriptIsNamedByItsSHA1() {
+        #expect(PublishScript.sha1.count == 40)
+        #expect(PublishScript.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        #expect(PublishScript.arguments(topic: "t", body: [], newEpoch: "e")[1] == Array(PublishScript.sha1.utf8))
+    }
+
     @Test func channelsNameTheirTopic() {
         #expect(BackplaneFrame.topic(ofChannel: Array("pushwave:news.eu".utf8)) == "news.eu")
         #expect(BackplaneFrame.topic(ofChannel: Array("pushwave:".utf8)) == nil)

@@ -38,6 +38,12 @@ final class BackplaneShard {
             onMessage(channel, data)
         }
         subscriber.onReady = { [unowned self] in self.resubscribeAll() }
+        commands.onReady = { [unowned commands] in
+            commands.send(PublishScript.loadArguments) { result in
+                guard case .success(let reply) = result, reply.text != PublishScript.sha1 else { return }
+                logger.error("Redis \(url): loading the publish script failed (\(reply)); publications will fail")
+            }
+        }
         commands.onAvailabilityChange = { onAvailabilityChange(true, $0) }
         subscriber.onAvailabilityChange = { onAvailabilityChange(false, $0) }
     }

@@ -1,3 +1,5 @@
+import COpenSSLShim
+
 /// The Lua script that publishes through Redis. Running it as one script makes the offset
 /// and the PUBLISH atomic, so the offsets in a channel rise by one in the order Redis
 /// delivers them, the same order on every node.
@@ -18,11 +20,26 @@ enum PublishScript {
         return offset
         """
 
-    /// The arguments of `EVAL` for one publication.
+    /// The script's SHA-1 in hex, as `SCRIPT LOAD` answers and `EVALSHA` takes it.
+    static let sha1: String = {
+        var digest = [UInt8](repeating: 0, count: 20)
+        let bytes = Array(source.utf8)
+        _ = bytes.withUnsafeBytes { input in digest.withUnsafeMutableBufferPointer { pw_sha1(input.baseAddress, input.count, $0.baseAddress) } }
+        return digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }()
+
+    /// `SCRIPT LOAD`, sent first on every (re)connect: Redis runs a connection's commands in
+    /// order, so every `EVALSHA` behind it finds the script, and each publication carries
+    /// 40 bytes of script name instead of the whole script.
+    static var loadArguments: [[UInt8]] {
+        [Array("SCRIPT".utf8), Array("LOAD".utf8), Array(source.utf8)]
+    }
+
+    /// The arguments of `EVALSHA` for one publication.
     static func arguments(topic: String, body: [UInt8], newEpoch: String) -> [[UInt8]] {
         let channel = BackplaneFrame.channel(of: topic)
         return [
-            Array("EVAL".utf8), Array(source.utf8), Array("2".utf8), Array((channel + ":offset").utf8), Array((channel + ":epoch").utf8),
+            Array("EVALSHA".utf8), Array(sha1.utf8), Array("2".utf8), Array((channel + ":offset").utf8), Array((channel + ":epoch").utf8),
             Array(channel.utf8), Array(newEpoch.utf8), body,
         ]
     }
