@@ -7,7 +7,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(libssl-dev openssl chromium fonts-dejavu-core)
+APT_PACKAGES=(libssl-dev openssl chromium fonts-dejavu-core libhiredis-dev redis-server)
 PYTHON=${PYTHON:-python3}
 REQUIREMENTS=Tests/Interop/requirements.txt
 
