@@ -56,8 +56,6 @@ enum CommandError: Error, Equatable {
     case notSubscribed
     case tooManySubscriptions
     case tooLarge
-    /// A publication refused because Redis is unreachable and too many wait for it.
-    case unavailable
 
     var code: Int {
         switch self {
@@ -67,7 +65,6 @@ enum CommandError: Error, Equatable {
         case .notSubscribed: 4004
         case .tooManySubscriptions: 4009
         case .tooLarge: 4013
-        case .unavailable: 4503
         }
     }
 
@@ -79,7 +76,6 @@ enum CommandError: Error, Equatable {
         case .notSubscribed: "not subscribed"
         case .tooManySubscriptions: "too many subscriptions on this connection"
         case .tooLarge: "command too large"
-        case .unavailable: "Redis is unavailable; try again later"
         }
     }
 }

@@ -28,10 +28,7 @@ final class RawTopicSocket: WebSocket, @unchecked Sendable {
             close(code: PushCloseCode.publishNotAllowed, reason: "publishing to \(topic) is not allowed")
             return
         }
-        if endpoint.hub.submit(topic, payload: message.byteArray, kind: kind) == .refused {
-            // The raw mode has no replies: say it with the standard "try again later" code.
-            close(code: .tryAgainLater, reason: "Redis is unavailable")
-        }
+        _ = endpoint.hub.publish(topic, payload: message.byteArray, kind: kind)
     }
 
     override func didClose(code: CloseCode, reason: String) {
