@@ -54,8 +54,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The push server as a library: JSON, connection tokens, topic patterns and topic
-        // history so far; later the publish API and the Redis backplane.
+        // The push server as a library: the /ws protocol, topic history and recovery, the
+        // publish API, connection tokens (and later the Redis backplane).
         .target(
             name: "Push",
             dependencies: [
