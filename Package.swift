@@ -76,7 +76,9 @@ let package = Package(
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket", "Push", "TLS",
+                "Reactor", "WebSocket", "Push", "TLS", "WebSocketService",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -3,8 +3,9 @@ import Logging
 import Metrics
 import Prometheus
 import Reactor
-import Synchronization
 import Push
+import WebSocketService
+import ServiceLifecycle
 import TLS
 import WebSocket
 
@@ -13,7 +14,7 @@ import Glibc
 #endif
 
 @main
-struct PushwaveCommand: ParsableCommand {
+struct PushwaveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushwave",
         abstract: "A WebSocket push server: echo, chat and topics, with a chat page at /.",
@@ -32,7 +33,9 @@ struct PushwaveCommand: ParsableCommand {
 
     /// Parses the command line completed by the environment and the config file, then runs.
     /// A bad value that came from either is reported with its source.
-    static func main() {
+    static func main() async {
+        // Before any thread exists, so that every thread inherits the mask (SignalService).
+        SignalService.blockInEveryThread()
         let commandLine = Array(CommandLine.arguments.dropFirst())
         let resolver: SettingsResolver
         do {
@@ -52,7 +55,11 @@ struct PushwaveCommand: ParsableCommand {
             exit(withError: error)
         }
         do {
-            try command.run()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }
@@ -145,7 +152,7 @@ struct PushwaveCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -153,7 +160,6 @@ struct PushwaveCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "pushwave")
-        let signals = SignalWaiter()
         let connectionLimit = Self.connectionLimit(wanted: maxConnections, logger: logger)
 
         // Bad files end the program before it listens, with the reason (TLSError) and status 1.
@@ -188,7 +194,6 @@ struct PushwaveCommand: ParsableCommand {
         } catch {
             RuntimeError("cannot listen on \(host):\(port): \(error)").exit()
         }
-        try group.start { _ in }
         logger.info(
             "pushwave listening",
             metadata: [
@@ -197,20 +202,27 @@ struct PushwaveCommand: ParsableCommand {
                 "idle_timeout_s": "\(idleTimeout)", "ping_interval_s": "\(pingInterval)",
                 "tls": "\(tls != nil)",
             ])
+        try await runServices(server: server, group: group, logger: logger)
+    }
 
-        while signals.wait() == SIGHUP {
-            reload(server, logger: logger)
-        }
-        logger.info("shutting down: closing connections with 1001")
-        server?.drain()
-        let closedAll = Self.waitForConnectionsToClose(group, seconds: shutdownTimeout, signals: signals)
-        if closedAll == nil {
-            logger.warning("second signal: exiting at once")
-            Glibc.exit(1)
-        }
-        group.stop()
-        group.wait()
-        logger.info("stopped", metadata: ["all_clients_closed": "\(closedAll ?? false)"])
+    /// Runs until SIGINT or SIGTERM as one `ServiceGroup`: the server (started, then drained
+    /// with 1001 to every client, bounded by --shutdown-timeout) and the signals the group does
+    /// not handle itself (SIGHUP, a second SIGINT/SIGTERM).
+    private func runServices(server: PushServer?, group: EventLoopGroup, logger: Logger) async throws {
+        let main: any Service =
+            if let server {
+                WebSocketService(
+                    server: server.websocket, group: group,
+                    shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), logger: logger)
+            } else {
+                ReactorService(group: group, logger: logger)
+            }
+        let command = self
+        let signals = SignalService(reload: { command.reload(server, logger: logger) }, logger: logger)
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [signals, main], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
     }
 
     /// SIGHUP: re-reads what can change while running: the API keys and the TLS files.
@@ -276,27 +288,5 @@ struct PushwaveCommand: ParsableCommand {
             "--max-connections exceeds the open-file limit; capping it",
             metadata: ["requested": "\(wanted)", "capped_to": "\(max(1, available))", "open_file_limit": "\(limit)"])
         return max(1, available)
-    }
-
-    /// Waits until every loop has no connection left, or `seconds` pass. Returns whether all
-    /// closed, or nil when a second signal came first.
-    private static func waitForConnectionsToClose(_ group: EventLoopGroup, seconds: Double, signals: SignalWaiter) -> Bool? {
-        let remaining = Atomic<Int>(0)
-        let deadline = MonotonicClock.milliseconds() + Int64(seconds * 1000)
-        while MonotonicClock.milliseconds() < deadline {
-            remaining.store(0, ordering: .relaxed)
-            let answered = Atomic<Int>(0)
-            for loop in group.loops {
-                loop.execute {
-                    remaining.add(loop.connectionCount, ordering: .relaxed)
-                    answered.add(1, ordering: .releasing)
-                }
-            }
-            if let signal = signals.wait(milliseconds: 50), signal != SIGHUP { return nil }
-            if answered.load(ordering: .acquiring) == group.loops.count, remaining.load(ordering: .relaxed) == 0 {
-                return true
-            }
-        }
-        return false
     }
 }

@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -109,6 +110,49 @@ async def test_sigterm_sends_1001_to_every_client_and_exits_0(pushwave_bin, tmp_
 
     codes = await asyncio.gather(*(close_code(ws) for ws in clients))
     assert codes == [1001] * 50
+    assert srv.proc.wait(timeout=10) == 0
+    srv.stopped = True
+    assert "stopped" in srv.log_tail()
+
+
+def test_a_second_sigterm_exits_at_once_with_status_1(pushwave_bin, tmp_path):
+    """The first SIGTERM drains (a client that never answers the close keeps the server
+    waiting up to --shutdown-timeout); a second one ends the process at once."""
+    srv = ServerProcess(pushwave_bin, ["--shutdown-timeout", "60"], tmp_path / "server.log")
+    srv.wait_healthy()
+    silent = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        silent.sendall(
+            b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        assert silent.recv(12) == b"HTTP/1.1 101"
+        os.kill(srv.pid, signal.SIGTERM)
+        # The close frame (0x88) with 1001 arrives; the client never answers it.
+        deadline = time.monotonic() + 10
+        received = b""
+        while (b"\x88" not in received or len(received) - received.index(b"\x88") < 4) and time.monotonic() < deadline:
+            received += silent.recv(256)
+        frame = received[received.index(b"\x88"):]
+        assert frame[2:4] == b"\x03\xe9", received  # status 1001 after the 2-byte header
+        time.sleep(0.5)
+        assert srv.proc.poll() is None, "the server stopped before its shutdown timeout"
+        started = time.monotonic()
+        os.kill(srv.pid, signal.SIGTERM)
+        assert srv.proc.wait(timeout=10) == 1
+        assert time.monotonic() - started < 5
+        srv.stopped = True
+        assert "second signal" in srv.log_tail()
+    finally:
+        silent.close()
+
+
+def test_raw_echo_stops_on_sigint(pushwave_bin, tmp_path):
+    srv = ServerProcess(pushwave_bin, ["--raw-echo"], tmp_path / "server.log")
+    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while "listening" not in srv.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(srv.pid, signal.SIGINT)
     assert srv.proc.wait(timeout=10) == 0
     srv.stopped = True
     assert "stopped" in srv.log_tail()
