@@ -580,6 +580,7 @@ final class LoopWorker: @unchecked Sendable {
     /// Progress while running: the counters so far (on the loop's thread).
     func snapshot() -> RunTotals {
         var totals = RunTotals()
+        totals.connected = connectedCount
         totals.messages = messages
         totals.received = received
         totals.errors = errors

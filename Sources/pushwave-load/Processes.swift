@@ -28,36 +28,56 @@ struct ParentRun {
         if showProgress {
             printError("  \(plan.processCount) processes started, \(childThreads) threads each; connecting")
         }
+        let outputs = ChildOutputs(children: children)
 
-        // Wait until every child has connected.
-        var ready = [Bool](repeating: false, count: children.count)
-        var opened = 0
-        for (index, child) in children.enumerated() {
-            while let line = child.output.readLine() {
-                if line.hasPrefix("READY") {
-                    ready[index] = true
-                    opened += Int(line.split(separator: " ").last ?? "") ?? 0
-                    break
-                }
+        // Wait until every child has connected (or ended), showing their merged progress.
+        var progress = MergedProgress(count: children.count)
+        outputs.readUntil({ $0.allSatisfy { $0.ready || $0.ended } }) { index, line in
+            if line.hasPrefix("READY") {
+                outputs.states[index].ready = true
+                outputs.states[index].opened = Int(line.split(separator: " ").last ?? "") ?? 0
+            } else if let report = ProgressLine(line) {
+                progress.update(index, report)
             }
-            if !ready[index] { failures.append("process \(index) ended before connecting") }
+        } tick: {
+            if showProgress { printError("  connecting: \(grouped(progress.opened)) open, \(grouped(progress.errors)) failed") }
         }
+        for (index, state) in outputs.states.enumerated() where !state.ready {
+            failures.append("process \(index) ended before connecting")
+        }
+        let opened = outputs.states.reduce(0) { $0 + $1.opened }
         if showProgress { printError("  \(grouped(opened)) connections open; starting") }
 
+        // Started even after an interruption: the children then report at once.
         let t0 = MonotonicClock.nanoseconds() + 50_000_000
-        for (index, child) in children.enumerated() where ready[index] {
+        for (index, child) in children.enumerated() where outputs.states[index].ready {
             child.send("GO \(t0)\n")
+        }
+
+        // Collect each child's last line (its report), with one merged progress line a second.
+        var last = [String?](repeating: nil, count: children.count)
+        let started = MonotonicClock.nanoseconds()
+        var previous = (received: 0, time: started)
+        outputs.readUntil({ $0.allSatisfy(\.ended) }) { index, line in
+            if let report = ProgressLine(line) {
+                progress.update(index, report)
+            } else if !line.isEmpty {
+                last[index] = line
+            }
+        } tick: {
+            guard showProgress, plan.mode != .connect else { return }
+            let now = MonotonicClock.nanoseconds()
+            let rate = Double(progress.received - previous.received) / max(1e-9, Double(now - previous.time) / 1e9)
+            previous = (progress.received, now)
+            let what = plan.mode == .echo ? "msg/s" : "deliveries/s"
+            printError("  \(fixed(Double(now - started) / 1e9, 0)) s  \(grouped(Int(rate))) \(what)  errors \(progress.errors)  (\(children.count) processes)")
         }
 
         var result = ProcessResult(totals: RunTotals(), details: [:])
         for (index, child) in children.enumerated() {
-            var last: String?
-            while let line = child.output.readLine() {
-                if !line.isEmpty { last = line }
-            }
             let status = child.wait()
-            guard let last, let json = try? JSON(parsing: last), let totals = RunTotals(childJSON: json) else {
-                if ready[index] { failures.append("process \(index) reported nothing (exit status \(status))") }
+            guard let line = last[index], let json = try? JSON(parsing: line), let totals = RunTotals(childJSON: json) else {
+                if outputs.states[index].ready { failures.append("process \(index) reported nothing (exit status \(status))") }
                 continue
             }
             result.totals.add(totals)
@@ -161,41 +181,131 @@ final class Child {
     }
 }
 
-/// Reads lines from a descriptor.
+/// Splits what a descriptor delivers into lines, reading only when `poll` said it can.
 final class LineReader {
-    private var fd: Int32
+    private(set) var fd: Int32
     private var buffer: [UInt8] = []
-    private var ended = false
+    private(set) var ended = false
 
     init(fd: Int32) {
         self.fd = fd
     }
 
-    func readLine() -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: 10) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            if ended {
-                guard !buffer.isEmpty else { return nil }
-                let line = String(decoding: buffer, as: UTF8.self)
-                buffer.removeAll()
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                buffer += chunk[..<count]
-            } else if count == 0 || errno != EINTR {
-                ended = true
-            }
+    /// Reads once (the descriptor is readable) and returns the complete lines; at the end
+    /// of the stream also the unterminated rest.
+    func readAvailable() -> [String] {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if count > 0 {
+            buffer += chunk[..<count]
+        } else if count == 0 || errno != EINTR {
+            ended = true
         }
+        var lines: [String] = []
+        while let newline = buffer.firstIndex(of: 10) {
+            lines.append(String(decoding: buffer[..<newline], as: UTF8.self))
+            buffer.removeSubrange(...newline)
+        }
+        if ended, !buffer.isEmpty {
+            lines.append(String(decoding: buffer, as: UTF8.self))
+            buffer.removeAll()
+        }
+        return lines
     }
 
     func close() {
         if fd >= 0 { _ = Glibc.close(fd) }
         fd = -1
     }
+}
+
+/// The children's standard outputs, read together with `poll`, so that the parent can show
+/// one progress line merged from all of them and pass Ctrl-C on to them.
+final class ChildOutputs {
+    struct State {
+        var ready = false
+        var opened = 0
+        var ended = false
+    }
+
+    private let children: [Child]
+    var states: [State]
+    private var interruptionForwarded = false
+
+    init(children: [Child]) {
+        self.children = children
+        states = Array(repeating: State(), count: children.count)
+    }
+
+    /// Hands every line to `line` until `done(states)` holds, calling `tick` once a second.
+    func readUntil(_ done: ([State]) -> Bool, line: (Int, String) -> Void, tick: () -> Void) {
+        var nextTick = MonotonicClock.nanoseconds() + 1_000_000_000
+        while !done(states) {
+            forwardInterruption()
+            var descriptors = children.enumerated().map { index, child in
+                pollfd(fd: states[index].ended ? -1 : child.output.fd, events: Int16(POLLIN), revents: 0)
+            }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), 100)
+            if ready > 0 {
+                for (index, descriptor) in descriptors.enumerated() where descriptor.fd >= 0 && descriptor.revents != 0 {
+                    for text in children[index].output.readAvailable() { line(index, text) }
+                    if children[index].output.ended { states[index].ended = true }
+                }
+            }
+            if MonotonicClock.nanoseconds() >= nextTick {
+                nextTick += 1_000_000_000
+                tick()
+            }
+        }
+    }
+
+    /// A Ctrl-C in a terminal reaches the children too; a signal sent to the parent alone is
+    /// passed on, so that they stop and report.
+    private func forwardInterruption() {
+        guard !interruptionForwarded, Interruption.requested else { return }
+        interruptionForwarded = true
+        for (index, child) in children.enumerated() where !states[index].ended {
+            kill(child.pid, SIGINT)
+        }
+    }
+}
+
+/// A child's progress, one line a second on its standard output: `PROGRESS opened received errors`.
+struct ProgressLine {
+    var opened: Int
+    var received: Int
+    var errors: Int
+
+    init(opened: Int, received: Int, errors: Int) {
+        self.opened = opened
+        self.received = received
+        self.errors = errors
+    }
+
+    init?(_ line: String) {
+        let fields = line.split(separator: " ")
+        guard fields.count == 4, fields[0] == "PROGRESS", let opened = Int(fields[1]), let received = Int(fields[2]),
+            let errors = Int(fields[3])
+        else { return nil }
+        self.init(opened: opened, received: received, errors: errors)
+    }
+
+    var text: String { "PROGRESS \(opened) \(received) \(errors)" }
+}
+
+/// The latest progress of every child, summed.
+struct MergedProgress {
+    private var latest: [ProgressLine]
+
+    init(count: Int) {
+        latest = Array(repeating: ProgressLine(opened: 0, received: 0, errors: 0), count: count)
+    }
+
+    mutating func update(_ index: Int, _ line: ProgressLine) {
+        latest[index] = line
+    }
+
+    var opened: Int { latest.reduce(0) { $0 + $1.opened } }
+    var received: Int { latest.reduce(0) { $0 + $1.received } }
+    var errors: Int { latest.reduce(0) { $0 + $1.errors } }
 }

@@ -13,7 +13,7 @@ struct Report {
         if plan.mode == .push, plan.messages != nil {
             return max(totals.fanoutMilliseconds / 1000, 1e-9)
         }
-        return plan.duration
+        return totals.interrupted ? totals.measuredSeconds : plan.duration
     }
 
     var messagesPerSecond: Double { seconds > 0 ? Double(totals.messages) / seconds : 0 }
@@ -41,6 +41,7 @@ struct Report {
             ("threads", .int(plan.threads)),
             ("processes", .int(plan.processCount)),
             ("duration_s", .figure(seconds)),
+            ("interrupted", .bool(totals.interrupted)),
             ("messages", .int(totals.messages)),
             ("messages_per_second", .figure(messagesPerSecond)),
             ("bytes_per_second", .figure(bytesPerSecond)),
@@ -90,6 +91,9 @@ struct Report {
 
     var text: String {
         var lines = ["pushwave-load \(plan.mode.rawValue)  \(plan.url)"]
+        if totals.interrupted {
+            lines.append("  interrupted: the figures cover the \(fixed(seconds, 1)) s measured until then")
+        }
         let shape = "\(grouped(totals.connected)) of \(grouped(totals.attempted)) connections open, \(plan.threads) thread\(plan.threads == 1 ? "" : "s")"
             + (plan.processCount > 1 ? " x \(plan.processCount) processes" : "")
         let payload = "\(grouped(plan.size)) B \(plan.binary ? "binary" : "text")"
@@ -97,7 +101,7 @@ struct Report {
         case .echo:
             let load = plan.rate.map { "open loop at \(grouped(Int($0))) msg/s" } ?? "pipeline \(plan.pipeline)"
             let warm = plan.warmup > 0 ? " after \(fixed(plan.warmup, 1)) s warm-up" : ""
-            lines.append("  \(shape); \(load), \(payload)\(plan.rawEcho ? " (raw echo)" : ""); \(fixed(plan.duration, 1)) s measured\(warm)")
+            lines.append("  \(shape); \(load), \(payload)\(plan.rawEcho ? " (raw echo)" : ""); \(fixed(seconds, 1)) s measured\(warm)")
             lines.append("  messages      \(grouped(totals.messages))   \(grouped(Int(messagesPerSecond.rounded()))) msg/s   \(byteRate(bytesPerSecond))")
             lines.append("  latency (us)  \(totals.latency.summaryText)")
             if totals.received > 0 {

@@ -14,9 +14,13 @@ struct ProcessResult: Sendable {
 
 /// Runs the plan's share of the work in this process: one loop per thread, with the main
 /// thread keeping time, printing progress and collecting the loops' counters at the end.
+/// Ctrl-C (``Interruption``) ends the waits early; what was measured until then is reported.
 struct LocalRun {
     let plan: RunPlan
     let showProgress: Bool
+
+    /// A child of `--processes` reports its progress to the parent, which merges it.
+    private var reportsProgress: Bool { showProgress || plan.isChild }
 
     func run() throws -> ProcessResult {
         let descriptors = ResourceLimits.raiseOpenFileLimit()
@@ -38,14 +42,17 @@ struct LocalRun {
         // Connect everything first; traffic starts once every connection opened or failed.
         let setupStart = MonotonicClock.nanoseconds()
         var lastReport = setupStart
-        while shared.settled.load(ordering: .acquiring) < targets {
-            sleep(milliseconds: 5)
+        while shared.settled.load(ordering: .acquiring) < targets, Interruption.sleep(milliseconds: 5) {
             let now = MonotonicClock.nanoseconds()
-            if showProgress, now - lastReport >= 1_000_000_000 {
+            if reportsProgress, now - lastReport >= 1_000_000_000 {
                 lastReport = now
                 let opened = shared.opened.load(ordering: .relaxed)
                 let settled = shared.settled.load(ordering: .relaxed)
-                printError("  connecting: \(grouped(opened)) open, \(grouped(settled - opened)) failed, of \(grouped(targets))")
+                if plan.isChild {
+                    printOutput(ProgressLine(opened: opened, received: 0, errors: settled - opened).text)
+                } else {
+                    printError("  connecting: \(grouped(opened)) open, \(grouped(settled - opened)) failed, of \(grouped(targets))")
+                }
             }
         }
         let opened = shared.opened.load(ordering: .acquiring)
@@ -72,7 +79,8 @@ struct LocalRun {
             worker.loop.execute { worker.start() }
         }
 
-        switch opened == 0 && !plan.isChild ? nil : plan.mode {
+        let interruptedWhileConnecting = Interruption.requested
+        switch (opened == 0 && !plan.isChild) || interruptedWhileConnecting ? nil : plan.mode {
         case nil:
             break  // nothing to measure
         case .echo?:
@@ -85,6 +93,7 @@ struct LocalRun {
         }
 
         let cpuUsed = processCPUSeconds() - cpuAtStart
+        let stoppedAt = MonotonicClock.nanoseconds()
 
         // Stop counting, then close everything: the closing handshakes are not measured.
         let finished = onEveryLoop(workers) { worker -> ProcessResult in
@@ -101,6 +110,12 @@ struct LocalRun {
             result.details.merge(part.details, uniquingKeysWith: +)
         }
         result.totals.cpuSeconds = cpuUsed
+        if Interruption.requested {
+            // The window ends where the run was stopped (the warm-up does not count).
+            result.totals.interrupted = true
+            let measured = Double(stoppedAt - t0) / 1e9 - plan.warmup
+            result.totals.measuredSeconds = min(max(0, measured), plan.duration)
+        }
         let closeDeadline = MonotonicClock.nanoseconds() + 3_000_000_000
         while MonotonicClock.nanoseconds() < closeDeadline {
             let open = onEveryLoop(workers) { $0.loop.connectionCount }.reduce(0) { $0 + ($1 ?? 0) }
@@ -121,11 +136,11 @@ struct LocalRun {
         while true {
             let now = MonotonicClock.nanoseconds()
             if now >= end { break }
-            guard showProgress else {
-                sleep(untilNanoseconds: end)
+            guard reportsProgress else {
+                Interruption.sleep(untilNanoseconds: end)
                 break
             }
-            sleep(untilNanoseconds: min(next, end))
+            guard Interruption.sleep(untilNanoseconds: min(next, end)) else { break }
             let time = MonotonicClock.nanoseconds()
             guard time < end else { break }
             next += 1_000_000_000
@@ -144,7 +159,7 @@ struct LocalRun {
         var nextProgress = t0 + 1_000_000_000
         func progress() {
             let now = MonotonicClock.nanoseconds()
-            guard showProgress, now >= nextProgress else { return }
+            guard reportsProgress, now >= nextProgress else { return }
             nextProgress += 1_000_000_000
             let current = progressSnapshot(workers)
             printProgress(current, previous: previous, seconds: Double(now - previousTime) / 1e9, elapsed: Double(now - t0) / 1e9)
@@ -152,7 +167,7 @@ struct LocalRun {
             previousTime = now
         }
         while shared.publishingDone.load(ordering: .acquiring) < workers.count {
-            sleep(milliseconds: 2)
+            guard Interruption.sleep(milliseconds: 2) else { return }
             progress()
         }
         let expected = onEveryLoop(workers) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
@@ -160,7 +175,7 @@ struct LocalRun {
         while MonotonicClock.nanoseconds() < deadline {
             let delivered = workers.reduce(0) { $0 + $1.deliveredCount.load(ordering: .relaxed) }
             if delivered >= expected { break }
-            sleep(milliseconds: 1)
+            guard Interruption.sleep(milliseconds: 1) else { return }
             progress()
         }
     }
@@ -174,6 +189,10 @@ struct LocalRun {
     }
 
     private func printProgress(_ current: RunTotals, previous: RunTotals, seconds: Double, elapsed: Double) {
+        if plan.isChild {
+            printOutput(ProgressLine(opened: current.connected, received: current.received, errors: current.errors.total).text)
+            return
+        }
         let rate = seconds > 0 ? Double(current.received - previous.received) / seconds : 0
         let what: String
         switch plan.mode {

@@ -144,7 +144,9 @@ struct RunTotals: Sendable {
     var firstPublish = Int64.max
     var lastDelivery = Int64.min
 
-    /// The measuring window in seconds (set by the run, not summed).
+    /// Ctrl-C ended the run early; `measuredSeconds` is then the window actually measured.
+    var interrupted = false
+    /// The measuring window in seconds of an interrupted run (the longest of its processes).
     var measuredSeconds = 0.0
     /// CPU seconds the generator used while the traffic ran (all its processes).
     var cpuSeconds = 0.0
@@ -162,6 +164,7 @@ struct RunTotals: Sendable {
         expectedDeliveries += other.expectedDeliveries
         firstPublish = min(firstPublish, other.firstPublish)
         lastDelivery = max(lastDelivery, other.lastDelivery)
+        interrupted = interrupted || other.interrupted
         measuredSeconds = max(measuredSeconds, other.measuredSeconds)
         cpuSeconds += other.cpuSeconds
     }
@@ -187,6 +190,7 @@ struct RunTotals: Sendable {
             ("expected_deliveries", .int(expectedDeliveries)),
             ("first_publish_ns", .int(Int(firstPublish))),
             ("last_delivery_ns", .int(Int(lastDelivery))),
+            ("interrupted", .bool(interrupted)),
             ("measured_s", .double(measuredSeconds)),
             ("cpu_s", .double(cpuSeconds)),
             ("latency_histogram_ns", latency.bucketsJSON),
@@ -208,6 +212,7 @@ struct RunTotals: Sendable {
         expectedDeliveries = child["expected_deliveries"]?.intValue ?? 0
         firstPublish = Int64(child["first_publish_ns"]?.intValue ?? Int(Int64.max))
         lastDelivery = Int64(child["last_delivery_ns"]?.intValue ?? Int(Int64.min))
+        interrupted = child["interrupted"] == .bool(true)
         measuredSeconds = child["measured_s"]?.doubleValue ?? 0
         cpuSeconds = child["cpu_s"]?.doubleValue ?? 0
         latency.record(buckets: child["latency_histogram_ns"])

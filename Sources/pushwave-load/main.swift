@@ -1,1 +1,3 @@
+// Before any thread exists: Ctrl-C then ends a run with its report (Interruption).
+Interruption.blockInEveryThread()
 LoadCommand.main()

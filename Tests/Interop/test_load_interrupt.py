@@ -1,0 +1,77 @@
+"""pushwave-load stopped with Ctrl-C: the report covers what was measured until then, for
+one process and for --processes (whose children are told by the parent); on a terminal,
+--processes shows one progress line merged from its children."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ServerProcess
+
+
+@pytest.fixture
+def echo_server(pushwave_bin, tmp_path):
+    srv = ServerProcess(pushwave_bin, ["--threads", "1"], tmp_path / "server.log")
+    srv.wait_healthy()
+    yield srv
+    srv.stop()
+
+
+def last_json(stdout: str) -> dict:
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    pytest.fail(f"no JSON report on stdout:\n{stdout}", pytrace=False)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigint_ends_the_run_with_the_report_so_far(pushwave_load_bin, echo_server, processes):
+    cmd = [
+        str(pushwave_load_bin), "echo", "--url", echo_server.ws_url("/echo"), "--connections", "10",
+        "--threads", "1", "--processes", str(processes), "--duration", "60", "--json",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15, "the run did not end soon after SIGINT"
+    assert proc.returncode == 0, stderr
+    report = last_json(stdout)
+    assert report["interrupted"] is True
+    assert report["processes"] == processes
+    assert report["connections"] == 10
+    assert 0.5 < report["duration_s"] < 10, report["duration_s"]
+    assert report["messages"] > 0 and report["error_total"] == 0, report
+    # The rate is over the time measured, not the 60 s asked for.
+    assert report["messages_per_second"] == pytest.approx(report["messages"] / report["duration_s"], rel=0.01)
+    assert "interrupted" in stderr
+
+
+def test_processes_show_one_merged_progress_line_on_a_terminal(pushwave_load_bin, echo_server):
+    # Progress goes to standard error when standard output is a terminal: give it a pty.
+    leader, follower = pty.openpty()
+    cmd = [
+        str(pushwave_load_bin), "echo", "--url", echo_server.ws_url("/echo"), "--connections", "8",
+        "--threads", "1", "--processes", "2", "--duration", "3",
+    ]
+    proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.PIPE, text=True)
+    os.close(follower)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0, stderr
+    progress = [line for line in stderr.splitlines() if line.endswith("(2 processes)")]
+    assert progress, stderr
+    # "  1 s  12,345 msg/s  errors 0  (2 processes)": a rate summed over both children.
+    rates = [int(line.split()[2].replace(",", "")) for line in progress]
+    assert max(rates) > 0, progress
+    assert "PROGRESS" not in stderr
