@@ -2,8 +2,10 @@ import ArgumentParser
 import Logging
 import Metrics
 import Prometheus
+import Dispatch
 import Reactor
 import Push
+import Synchronization
 import WebSocketService
 import ServiceLifecycle
 import TLS
@@ -33,7 +35,7 @@ struct PushwaveCommand: AsyncParsableCommand {
 
     /// Parses the command line completed by the environment and the config file, then runs.
     /// A bad value that came from either is reported with its source.
-    static func main() async {
+    static func main() {
         // Before any thread exists, so that every thread inherits the mask (SignalService).
         SignalService.blockInEveryThread()
         let commandLine = Array(CommandLine.arguments.dropFirst())
@@ -55,14 +57,33 @@ struct PushwaveCommand: AsyncParsableCommand {
             exit(withError: error)
         }
         do {
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
+            if let command = command as? PushwaveCommand {
+                try command.runBlocking()
             } else {
                 try command.run()
             }
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Runs the async `run()` on the concurrency runtime's threads while the main thread
+    /// blocks on a semaphore. An `async` main would park the main thread in Dispatch's
+    /// `dispatch_main` (a `sigsuspend` loop), which Valgrind's tools cannot run; blocked on a
+    /// semaphore, `pushwave` stays measurable with callgrind.
+    private func runBlocking() throws {
+        let outcome = Outcome()
+        let finished = DispatchSemaphore(value: 0)
+        Task { [self] in
+            do {
+                try await run()
+            } catch {
+                outcome.error.withLock { $0 = error }
+            }
+            finished.signal()
+        }
+        finished.wait()
+        if let error = outcome.error.withLock({ $0 }) { throw error }
     }
 
     @Option(help: ArgumentHelp("A file of 'name = value' lines setting options by their flag names (# starts a comment).", valueName: "path"))
@@ -289,4 +310,9 @@ struct PushwaveCommand: AsyncParsableCommand {
             metadata: ["requested": "\(wanted)", "capped_to": "\(max(1, available))", "open_file_limit": "\(limit)"])
         return max(1, available)
     }
+}
+
+/// The error `run()` ended with, handed from its task to the blocked main thread.
+private final class Outcome: Sendable {
+    let error = Mutex<(any Error)?>(nil)
 }
