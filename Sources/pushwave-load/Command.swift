@@ -58,6 +58,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "With --deflate: the largest window both compressors may use, as a power of two (8–15).")
     var deflateWindowBits = 15
 
+    @Option(help: "What payloads look like: pattern (compresses to almost nothing) or json (compresses like real JSON).")
+    var payload = PayloadStyle.pattern
+
     @Option(help: .hidden)
     var childIndex: Int?
 
@@ -104,6 +107,7 @@ struct CommonOptions: ParsableArguments {
                 clientNoContextTakeover: !deflateContextTakeover,
                 serverMaxWindowBits: deflateWindowBits, clientMaxWindowBits: deflateWindowBits)
         }
+        plan.payloadStyle = payload
         plan.processIndex = childIndex ?? 0
         plan.isChild = childIndex != nil
         return plan
@@ -305,3 +309,5 @@ private func execute(_ plan: RunPlan) throws {
     }
     if !report.succeeded { throw ExitCode(1) }
 }
+
+extension PayloadStyle: ExpressibleByArgument {}

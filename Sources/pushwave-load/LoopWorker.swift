@@ -127,7 +127,7 @@ final class LoopWorker: @unchecked Sendable {
         payloadBase = storage.baseAddress.unsafelyUnwrapped
         payload = UnsafeMutableRawBufferPointer(start: payloadBase, count: plan.size)
         headerSize = plan.mode == .push ? RunPlan.pushHeaderSize : plan.echoHeaderSize
-        fillPattern(storage, from: 0)
+        fillPattern(storage, from: 0, style: plan.payloadStyle)
 
         var header: [UInt8] = [0x80 | (plan.binary ? 2 : 1)]
         if plan.size < 126 {

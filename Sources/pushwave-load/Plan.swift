@@ -40,6 +40,7 @@ struct RunPlan: Sendable {
     var connections = 0
     var size = 16
     var binary = false
+    var payloadStyle = PayloadStyle.pattern
     var pipeline = 1
     /// Messages per second over all connections and processes (open loop); nil: closed loop.
     var rate: Double?

@@ -217,9 +217,43 @@ enum Hex {
 
 /// The filler after a payload's header: a deterministic ASCII pattern, the same for every
 /// message, so that checking it is one `memcmp`.
-func fillPattern(_ buffer: UnsafeMutableRawBufferPointer, from start: Int) {
-    for index in start..<buffer.count {
-        buffer[index] = UInt8(ascii: "a") + UInt8(index % 26)
+func fillPattern(_ buffer: UnsafeMutableRawBufferPointer, from start: Int, style: PayloadStyle = .pattern) {
+    switch style {
+    case .pattern:
+        for index in start..<buffer.count {
+            buffer[index] = UInt8(ascii: "a") + UInt8(index % 26)
+        }
+    case .json:
+        let text = PayloadStyle.jsonText(count: buffer.count - start)
+        for (offset, byte) in text.enumerated() { buffer[start + offset] = byte }
+    }
+}
+
+/// What the bytes after a message's sequence number look like: how well it compresses.
+enum PayloadStyle: String, CaseIterable, Sendable {
+    /// `abc…z` repeated: compresses to almost nothing.
+    case pattern
+    /// JSON records with varied numbers and names, as a feed or chat sends: compresses about
+    /// as real JSON does (3–5× with zlib).
+    case json
+
+    /// `count` ASCII bytes of JSON-like records, the same for every run (a fixed seed).
+    static func jsonText(count: Int) -> [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(count + 160)
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % bound
+        }
+        let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+        let tags = ["news", "sports", "weather", "markets", "tech", "music"]
+        while text.count < count {
+            let record = "{\"id\":\(next(1_000_000)),\"user\":\"\(names[Int(next(8))])\(next(100))\",\"price\":\(next(10_000)).\(next(100)),"
+                + "\"tag\":\"\(tags[Int(next(6))])\",\"ok\":\(next(2) == 0 ? "true" : "false")},"
+            text += record.utf8
+        }
+        return Array(text.prefix(count))
     }
 }
 

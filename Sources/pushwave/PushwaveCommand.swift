@@ -131,21 +131,8 @@ struct PushwaveCommand: AsyncParsableCommand {
     @Option(help: "CA certificates (PEM): clients must present a certificate signed by one (mTLS).")
     var tlsClientCa: String?
 
-    @Flag(
-        inversion: .prefixedNo,
-        help: ArgumentHelp(
-            "Accept permessage-deflate (RFC 7692) offers; on by default.",
-            discussion: """
-                Compression runs without context takeover in both directions, so an idle \
-                connection holds no zlib memory, the loop's compressor and decompressor are \
-                shared, and a publish is compressed once per loop for all its subscribers. \
-                Messages under --deflate-threshold go out plain and cost nothing extra. \
-                Turn it off when CPU matters more than bandwidth.
-                """))
-    var deflate = true
-
-    @Option(help: "Messages shorter than this many bytes are sent uncompressed.")
-    var deflateThreshold = 128
+    @OptionGroup(title: "permessage-deflate")
+    var compression: DeflateOptions
 
     @Flag(help: "Benchmark the reactor alone: answer any request with a canned 101, then echo bytes unchanged.")
     var rawEcho = false
@@ -163,7 +150,6 @@ struct PushwaveCommand: AsyncParsableCommand {
         guard idleTimeout >= 0, pingInterval >= 0, shutdownTimeout >= 0, handshakeTimeout > 0 else {
             throw ValidationError("timeouts must not be negative")
         }
-        guard deflateThreshold >= 0 else { throw ValidationError("--deflate-threshold must not be negative") }
         guard maxBufferedBytes >= 1024 else { throw ValidationError("--max-buffered-bytes must be at least 1024") }
         guard tlsCert.count == tlsKey.count else { throw ValidationError("give one --tls-key per --tls-cert") }
         guard tlsClientCa == nil || !tlsCert.isEmpty else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
@@ -284,9 +270,7 @@ struct PushwaveCommand: AsyncParsableCommand {
         configuration.pingIntervalMilliseconds = Int64(pingInterval * 1000)
         configuration.maxBufferedAmount = maxBufferedBytes
         configuration.handshakeTimeoutMilliseconds = Int64(handshakeTimeout * 1000)
-        configuration.deflate = DeflateConfiguration(
-            isEnabled: deflate, thresholdBytes: deflateThreshold,
-            serverNoContextTakeover: true, clientNoContextTakeover: true)
+        configuration.deflate = compression.configuration
         return configuration
     }
 

@@ -90,7 +90,7 @@ extension WebSocket {
             return .plain
         case .shared(let windowBits):
             // A failed shared compressor resets itself; the message simply goes out plain.
-            guard let deflater = compression.deflater(windowBits: Int(windowBits)),
+            guard let deflater = compression.deflater(windowBits: Int(windowBits), messageBytes: payload.count),
                 let compressed = compression.compress(payload, with: deflater), compressed.count < payload.count
             else { return .plain }
             countCompression(payload.count, compressed.count)

@@ -52,7 +52,7 @@ struct CompressedBatch {
     /// The compressed form of `payload`, when above the threshold and smaller.
     private func compress(_ payload: UnsafeRawBufferPointer, in context: WebSocketContext) -> UnsafeRawBufferPointer? {
         guard payload.count >= context.configuration.deflate.thresholdBytes,
-            let deflater = context.compression.deflater(windowBits: windowBits),
+            let deflater = context.compression.deflater(windowBits: windowBits, messageBytes: payload.count),
             let compressed = context.compression.compress(payload, with: deflater)
         else { return nil }
         context.statistics.topicCompressions += 1
