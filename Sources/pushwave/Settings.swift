@@ -34,7 +34,7 @@ struct SettingsResolver {
         "deflate": .flag(hasInversion: true), "deflate-threshold": .option, "raw-echo": .flag(hasInversion: false),
         "history": .repeatable, "history-max-bytes": .option, "api-key-file": .option,
         "token-secret-file": .option, "allowed-origin": .repeatable, "demo-tokens": .flag(hasInversion: false),
-        "max-subscriptions": .option,
+        "max-subscriptions": .option, "redis": .repeatable,
     ]
 
     /// A setting added from the environment or the file.
