@@ -68,14 +68,22 @@ import WebSocket
 
     @Test func whileRedisIsUnreachablePublicationsAreRefusedBeyondTheBound() throws {
         let thread = try LoopThread()
-        defer { thread.stop() }
-        // A port nothing listens on: every connection attempt is refused.
-        let backplane = RedisBackplane(loop: thread.loop, urls: [RedisURL(host: "127.0.0.1", port: 1)], maxPending: 3,
-                                       logger: Logger(label: "test")) { _, _ in }
-        backplane.start()
-        let accepted = (0..<5).map { _ in backplane.submit("t", payload: [1], kind: .binary) }
-        #expect(accepted == [true, true, true, false, false])
-        #expect(!backplane.isAvailable)
-        backplane.stop()
+        weak var released: RedisBackplane?
+        do {
+            // A port nothing listens on: every connection attempt is refused.
+            let backplane = RedisBackplane(loop: thread.loop, urls: [RedisURL(host: "127.0.0.1", port: 1)], maxPending: 3,
+                                           logger: Logger(label: "test")) { _, _ in }
+            released = backplane
+            backplane.start()
+            let accepted = (0..<5).map { _ in backplane.submit("t", payload: [1], kind: .binary) }
+            #expect(accepted == [true, true, true, false, false])
+            #expect(!backplane.isAvailable)
+            backplane.stop()
+        }
+        thread.stop()
+        // The publications' handlers, failed by the stop, must not keep the backplane (and
+        // its connections and loop) alive.
+        #expect(released == nil)
     }
+
 }
