@@ -86,4 +86,18 @@ import WebSocket
         #expect(released == nil)
     }
 
+    @Test func aBackplaneLeftRunningGoesWithItsLoop() throws {
+        weak var released: RedisBackplane?
+        do {
+            let thread = try LoopThread()
+            let backplane = RedisBackplane(loop: thread.loop, urls: [RedisURL(host: "127.0.0.1", port: 1)], maxPending: 3,
+                                           logger: Logger(label: "test")) { _, _ in }
+            released = backplane
+            backplane.start()
+            #expect(backplane.submit("t", payload: [1], kind: .binary))
+            // No stop: the publication stays queued in a connection when the loop shuts down.
+            thread.stop()
+        }
+        #expect(released == nil)
+    }
 }

@@ -76,8 +76,11 @@ final class RedisBackplane: Sendable {
         onLoop { $0.forEach { $0.start() } }
     }
 
+    /// Closes the connections; waiting publications fail. On the loop's thread this is done
+    /// before it returns (the caller may stop the loop next); from elsewhere it is handed over.
     func stop() {
-        onLoop { $0.forEach { $0.stop() } }
+        guard loop.inEventLoop else { return onLoop { $0.forEach { $0.stop() } } }
+        shards.forEach { $0.stop() }
     }
 
     /// Hands a publication to Redis; false when too many are waiting already.
@@ -89,7 +92,9 @@ final class RedisBackplane: Sendable {
         let arguments = PublishScript.arguments(topic: topic, body: BackplaneFrame.body(payload, kind: kind), newEpoch: HistoryStore.randomEpoch())
         let index = JumpHash.bucket(of: topic, buckets: shards.count)
         onLoop { [self] shards in
-            shards[index].commands.send(arguments) { result in
+            // Weak: the connection that keeps the handler belongs to this backplane.
+            shards[index].commands.send(arguments) { [weak self] result in
+                guard let self else { return }
                 self.pending.subtract(1, ordering: .relaxed)
                 switch result {
                 case .success(.error(let message)): self.logger.error("Redis: publishing to \(topic) failed: \(message)")
