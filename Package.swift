@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Push", targets: ["Push"]),
+        .library(name: "Redis", targets: ["Redis"]),
         // A WebSocket server as a swift-service-lifecycle `Service`; the only product that
         // depends on ServiceLifecycle, so Reactor, HTTP and WebSocket users do not.
         .library(name: "WebSocketService", targets: ["WebSocketService"]),
@@ -31,11 +32,13 @@ let package = Package(
         // epoll, accept4, eventfd and socket helpers that `import Glibc` does not expose.
         // The system libraries' glue lives in folders of its own below it, each a target, so
         // that a user of the reactor alone links none of them.
-        .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL", "Zlib"]),
+        .target(name: "CEpollShim", path: "CEpollShim", exclude: ["OpenSSL", "Zlib", "Hiredis"]),
         // OpenSSL 3 (Debian libssl-dev): SHA-1 for the handshake, HMAC-SHA-256 for tokens, TLS.
         .target(name: "COpenSSLShim", path: "CEpollShim/OpenSSL"),
         // zlib (Debian zlib1g-dev): raw DEFLATE for permessage-deflate (RFC 7692).
         .target(name: "CZlibShim", path: "CEpollShim/Zlib"),
+        // hiredis (Debian libhiredis-dev): the RESP reader and command formatter, no I/O.
+        .target(name: "CHiredisShim", path: "CEpollShim/Hiredis"),
         .target(
             name: "Reactor",
             dependencies: [
@@ -45,6 +48,14 @@ let package = Package(
         ),
         // TLS connections over the reactor's transport seam, with loop-shared buffers.
         .target(name: "TLS", dependencies: ["Reactor", "COpenSSLShim"]),
+        // A Redis client on the reactor: pipelined commands, pub/sub, reconnects.
+        .target(
+            name: "Redis",
+            dependencies: [
+                "Reactor", "CHiredisShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // HTTP/1.1 heads and bodies: parsers, request framing, writer, statuses. No I/O, no reactor.
         .target(name: "HTTP"),
         .target(
@@ -59,7 +70,7 @@ let package = Package(
         .target(
             name: "Push",
             dependencies: [
-                "WebSocket", "HTTP", "Reactor", "TLS", "COpenSSLShim",
+                "WebSocket", "HTTP", "Reactor", "TLS", "COpenSSLShim", "Redis",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Protocol/PROTOCOL.md"]
@@ -76,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket", "Push", "TLS", "WebSocketService",
+                "Reactor", "WebSocket", "Push", "TLS", "Redis", "WebSocketService",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -100,7 +111,11 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "Reactor", "WebSocket", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "PushTests", dependencies: ["Push", "TestSupport"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PushTests",
+            dependencies: ["Push", "Redis", "Reactor", "WebSocket", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP", "Reactor", "TestSupport"]),
         .testTarget(
             name: "WebSocketServiceTests",

@@ -92,7 +92,7 @@ public final class EventLoop: @unchecked Sendable {
     /// An eventfd that other threads write to, waking `epoll_wait` when they hand over a
     /// task or ask the loop to stop.
     private let wakeUpFD: Int32
-    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let inbox = Mutex<Inbox>(.open([]))
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
 
@@ -162,8 +162,10 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `task` on the loop's thread during its next iteration; safe from any thread.
+    /// Once the loop has shut down (``run()`` is returning) the task is dropped: nothing
+    /// would ever run it.
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        tasks.withLock { $0.append(task) }
+        guard inbox.withLock({ $0.add(task) }) else { return }
         wake()
     }
 
@@ -201,17 +203,25 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func waitTimeout() -> Int32 {
-        if !readyList.isEmpty || !tasks.withLock({ $0.isEmpty }) { return 0 }
+        if !readyList.isEmpty || !inbox.withLock({ $0.isEmpty }) { return 0 }
         guard let ticks = timers.ticksUntilNextSlot() else { return -1 }
         let due = (timers.currentTick + ticks) * Self.tickMilliseconds
         return Int32(clamping: max(0, due - MonotonicClock.milliseconds()))
     }
 
+    /// Leaves the loop holding nothing: whatever it kept (tasks, timers, hooks, registered
+    /// objects) may hold the loop in turn, and a stopped loop that kept it would never be freed.
     private func closeEverything() {
         runTasks()
         for case let registered? in registrations {
             registered.loopWillClose()
         }
+        // Tasks handed over since the last run (some by the shutdown itself) will never run,
+        // nor will any handed over later: drop them (outside the lock, since dropping a
+        // closure may free objects whose deinit hands over a task of its own).
+        _ = inbox.withLock { $0.take(closing: true) }
+        // Anything still registered was registered during the shutdown; the loop lets it go.
+        registrations.removeAll()
         readyList.removeAll()
         spareReadyList.removeAll()
         // Hooks and timers may hold objects that hold this loop: let them all go.
@@ -372,11 +382,37 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the tasks other threads handed over (called when the wake-up descriptor fires).
     func runTasks() {
         wakePending.store(false, ordering: .releasing)
-        let pending = tasks.withLock { tasks -> [@Sendable () -> Void] in
-            let taken = tasks
-            tasks.removeAll()
-            return taken
-        }
+        let pending = inbox.withLock { $0.take(closing: false) }
         for task in pending { task() }
+    }
+
+    /// The tasks handed over by other threads, and whether the loop still takes them.
+    private enum Inbox {
+        case open([@Sendable () -> Void])
+        /// The loop has shut down. A task kept now would never run, and would keep what it
+        /// captures (often objects that hold the loop) alive with the loop.
+        case closed
+
+        var isEmpty: Bool {
+            guard case .open(let tasks) = self else { return true }
+            return tasks.isEmpty
+        }
+
+        /// Adds `task`; false when the inbox is closed.
+        mutating func add(_ task: @escaping @Sendable () -> Void) -> Bool {
+            guard case .open(var tasks) = self else { return false }
+            // Let go of the enum's copy first, so that appending does not copy the array.
+            self = .closed
+            tasks.append(task)
+            self = .open(tasks)
+            return true
+        }
+
+        /// Takes the waiting tasks; the inbox stays open unless `closing`.
+        mutating func take(closing: Bool) -> [@Sendable () -> Void] {
+            guard case .open(let tasks) = self else { return [] }
+            self = closing ? .closed : .open([])
+            return tasks
+        }
     }
 }

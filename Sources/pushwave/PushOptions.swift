@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import Logging
 import Push
+import Redis
 
 /// The push server's options: history, the publish API's keys, connection tokens, origins.
 /// Secrets are read from the environment or from files, never from the command line (where
@@ -32,6 +33,9 @@ struct PushOptions: ParsableArguments {
     @Option(help: "Most subscriptions on one /ws connection.")
     var maxSubscriptions = 1_000
 
+    @Option(name: .customLong("redis"), help: ArgumentHelp("Share topics with other processes through Redis, redis://HOST:PORT[/DB] (repeatable: topics are spread over the servers). Password: in the URL or PUSHWAVE_REDIS_PASSWORD.", valueName: "url"))
+    var redisURLs: [String] = []
+
     func validate() throws {
         for rule in historyRules {
             do { _ = try HistoryRule(parsing: rule) } catch { throw ValidationError("--history \(error.description)") }
@@ -41,6 +45,9 @@ struct PushOptions: ParsableArguments {
         }
         guard historyMaxBytes >= 0 else { throw ValidationError("--history-max-bytes must not be negative") }
         guard maxSubscriptions > 0 else { throw ValidationError("--max-subscriptions must be positive") }
+        for url in redisURLs {
+            do { _ = try RedisURL(parsing: url) } catch { throw ValidationError("--redis \(error.description)") }
+        }
     }
 
     /// The configuration these options describe; throws a message naming the setting whose
@@ -54,6 +61,7 @@ struct PushOptions: ParsableArguments {
         configuration.allowedOrigins = allowedOrigins.compactMap(OriginPattern.init)
         configuration.demoTokens = demoTokens
         configuration.maxSubscriptionsPerConnection = maxSubscriptions
+        configuration.redis = redisURLs.compactMap { try? RedisURL(parsing: $0) }
         warnAboutOpenModes(configuration, logger: logger)
         return configuration
     }

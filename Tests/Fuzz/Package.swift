@@ -5,7 +5,7 @@ import PackageDescription
 
 let fuzzers = [
     "FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8", "FuzzInflate",
-    "FuzzExtensions", "FuzzJSON", "FuzzToken",
+    "FuzzExtensions", "FuzzJSON", "FuzzToken", "FuzzRESP",
 ]
 
 let package = Package(
@@ -28,7 +28,7 @@ let package = Package(
             name: name,
             dependencies: [
                 "FuzzSupport", .product(name: "WebSocket", package: "pushwave"), .product(name: "HTTP", package: "pushwave"),
-                .product(name: "Push", package: "pushwave"),
+                .product(name: "Push", package: "pushwave"), .product(name: "Redis", package: "pushwave"),
             ]
         )
     },

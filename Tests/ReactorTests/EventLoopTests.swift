@@ -50,6 +50,38 @@ import Testing
         #expect(firedAt.load(ordering: .relaxed) - start >= 150)
     }
 
+    /// A stopped loop keeps nothing alive: neither a task handed over too late to run (during
+    /// the shutdown or after it) nor a timer that never fired. Each capture here holds the
+    /// loop, as real ones often do, so anything kept would also keep the loop.
+    @Test func aStoppedLoopReleasesWhatItsTasksAndTimersCapture() throws {
+        final class Capture: Sendable {
+            let loop: EventLoop
+            init(_ loop: EventLoop) { self.loop = loop }
+        }
+        weak var releasedLoop: EventLoop?
+        weak var queuedDuringShutdown: Capture?
+        weak var queuedAfterShutdown: Capture?
+        weak var timer: Capture?
+        do {
+            let loop = try EventLoop()
+            releasedLoop = loop
+            let duringShutdown = Capture(loop), afterShutdown = Capture(loop), timed = Capture(loop)
+            queuedDuringShutdown = duringShutdown
+            queuedAfterShutdown = afterShutdown
+            timer = timed
+            loop.schedule(afterMilliseconds: 60_000) { _ = timed }
+            // Runs as the loop shuts down, and hands over one more task, which cannot run.
+            loop.execute { loop.execute { _ = duringShutdown } }
+            loop.stop()
+            loop.run()
+            loop.execute { _ = afterShutdown }
+        }
+        #expect(queuedDuringShutdown == nil)
+        #expect(queuedAfterShutdown == nil)
+        #expect(timer == nil)
+        #expect(releasedLoop == nil)
+    }
+
     @Test func stopReturnsFromRunAndClosesListeners() throws {
         let group = try EventLoopGroup(count: 2)
         let ports = Mutex<[Int]>([])

@@ -5,7 +5,9 @@ import WebSocket
 ///
 /// - `POST /api/publish/NAME`: the body is the message. `Content-Type` `text/*` or
 ///   `application/json` publish a text message (the body must be UTF-8: else 400), any
-///   other type a binary one. Answers `{"topic":…,"offset":N,"epoch":…,"subscribers":N}`.
+///   other type a binary one. Answers `{"topic":…,"offset":N,"epoch":…,"subscribers":N}`;
+///   with a Redis backplane 202 `{"topic":…,"forwarded":true}`, or 503 while Redis is
+///   unreachable and too many publications wait for it.
 /// - `POST /api/broadcast?topic=A&topic=B`: the same body to every named topic (at most
 ///   100). Answers `{"results":[…]}`, one object as above per topic, in order.
 /// - `GET /api/topics/NAME`: `{"topic":…,"offset":N,"epoch":…,"subscribers":N}`.
@@ -62,11 +64,20 @@ struct PublishAPI: Sendable {
         if kind == .text, String(validating: request.body, as: UTF8.self) == nil {
             return Self.error(400, "a text message (text/* or application/json) must be valid UTF-8")
         }
-        let results = topics.map { topic in
-            let (position, subscribers) = hub.publish(topic, payload: request.body, kind: kind)
-            return Self.result(topic, position, subscribers)
+        let outcomes = topics.map { hub.submit($0, payload: request.body, kind: kind) }
+        let results = zip(topics, outcomes).map { Self.result($0, $1) }
+        let status: HTTPStatus = outcomes.contains(.refused) ? 503 : outcomes.contains(.forwarded) ? 202 : 200
+        return Self.json(status, single ? results[0] : .object([("results", .array(results))]))
+    }
+
+    /// With a Redis backplane the position is assigned in Redis, after this answer: a
+    /// forwarded publication answers `{"topic":…,"forwarded":true}` (202).
+    static func result(_ topic: String, _ outcome: PublishOutcome) -> JSON {
+        switch outcome {
+        case .published(let position, let subscribers): result(topic, position, subscribers)
+        case .forwarded: .object([("topic", .string(topic)), ("forwarded", .bool(true))])
+        case .refused: .object([("topic", .string(topic)), ("error", .string("Redis is unavailable; try again later"))])
         }
-        return Self.json(200, single ? results[0] : .object([("results", .array(results))]))
     }
 
     /// `text/*` and `application/json` (with any parameters) are text; anything else binary.

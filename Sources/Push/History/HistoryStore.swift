@@ -46,7 +46,26 @@ public final class HistoryStore {
 
     /// Gives a published message its offset, and keeps it if the topic's limits say so.
     public func append(_ topic: String, payload: [UInt8], isText: Bool, now: Int64) -> HistoryEntry {
-        let history = stream(topic)
+        appendNext(to: stream(topic), payload: payload, isText: isText, now: now)
+    }
+
+    /// Keeps a message whose position was assigned elsewhere (by the Redis backplane). A new
+    /// epoch starts the topic's stream anew; a position at or before the stream's last is a
+    /// replay, and nil.
+    public func append(_ topic: String, payload: [UInt8], isText: Bool, now: Int64, at position: StreamPosition) -> HistoryEntry? {
+        var history = stream(topic)
+        if history.epoch != position.epoch {
+            accounting(history) { while $0.dropOldest() != nil {} }
+            history = TopicHistory(name: topic, epoch: position.epoch, limits: limitsForTopic(topic))
+            topics[topic] = history
+        }
+        guard position.offset > history.position.offset else { return nil }
+        // Offsets this node never saw (published before it subscribed) are skipped, not kept.
+        history.skip(to: position.offset - 1)
+        return appendNext(to: history, payload: payload, isText: isText, now: now)
+    }
+
+    private func appendNext(to history: TopicHistory, payload: [UInt8], isText: Bool, now: Int64) -> HistoryEntry {
         let sequence = nextSequence
         nextSequence += 1
         let entry = accounting(history) { $0.append(payload: payload, isText: isText, now: now, sequence: sequence) }

@@ -32,6 +32,13 @@ final class TopicHistory {
         return entry
     }
 
+    /// Moves the last offset forward to `offset` (never back) without a message: the next
+    /// append gets `offset + 1`. A subscriber recovering from before it is told the history
+    /// does not reach back that far.
+    func skip(to offset: UInt64) {
+        lastOffset = max(lastOffset, offset)
+    }
+
     /// The store-wide sequence number of the oldest kept message.
     var oldestSequence: UInt64? { entries.first?.sequence }
 

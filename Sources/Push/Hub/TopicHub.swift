@@ -20,8 +20,15 @@ public final class TopicHub: Sendable {
         var subscribers: [String: Int] = [:]
     }
 
+    /// Where publications go, set once the server listens.
+    private struct Links {
+        var contexts: [WebSocketContext] = []
+        /// With Redis, publications go there and come back through `deliver(_:_:)`.
+        var backplane: RedisBackplane?
+    }
+
     private let state: Mutex<State>
-    private let contexts: Mutex<[WebSocketContext]> = Mutex([])
+    private let links: Mutex<Links> = Mutex(Links())
 
     public init(history: sending HistoryStore) {
         state = Mutex(State(history: history))
@@ -29,33 +36,75 @@ public final class TopicHub: Sendable {
 
     /// The loops' contexts to deliver to; set once the server listens.
     func attach(_ attached: [WebSocketContext]) {
-        contexts.withLock { $0 = attached }
+        links.withLock { $0.contexts = attached }
     }
+
+    /// Sends publications through `backplane` from now on (before the first subscription).
+    func attach(_ backplane: RedisBackplane) {
+        links.withLock { $0.backplane = backplane }
+    }
+
+    private var backplane: RedisBackplane? { links.withLock { $0.backplane } }
+
+    /// Without a backplane nil; with one, whether all its Redis connections are up (for a
+    /// health check to report the server degraded).
+    public var backplaneIsAvailable: Bool? { backplane?.isAvailable }
 
     /// The name under which `/ws` connections subscribe to a topic in a loop's topic registry,
     /// apart from raw `/topics` subscribers, since they receive the envelope, not the message.
     static func envelopeChannel(_ topic: String) -> String { "\u{0}" + topic }
 
-    /// Publishes a message to `topic` from any thread. Returns its position and the number of
-    /// subscriptions it was handed to.
+    /// Publishes a message to `topic` from any thread, through the backplane when there is
+    /// one (the message then reaches local subscribers when it comes back from Redis).
+    public func submit(_ topic: String, payload: [UInt8], kind: MessageKind) -> PublishOutcome {
+        guard let backplane else {
+            let (position, subscribers) = publish(topic, payload: payload, kind: kind)
+            return .published(position, subscribers: subscribers)
+        }
+        return backplane.submit(topic, payload: payload, kind: kind) ? .forwarded : .refused
+    }
+
+    /// Publishes a message to this process's subscribers of `topic` from any thread, giving
+    /// it the next local offset. Returns its position and the number of subscriptions it was
+    /// handed to. (`submit` is the entry point that honours a backplane.)
     public func publish(_ topic: String, payload: [UInt8], kind: MessageKind, now: Int64 = MonotonicClock.milliseconds()) -> (position: StreamPosition, subscribers: Int) {
-        let targets = contexts.withLock { $0 }
+        let targets = links.withLock { $0.contexts }
         return state.withLock { state in
             let entry = state.history.append(topic, payload: payload, isText: kind == .text, now: now)
             let position = StreamPosition(offset: entry.offset, epoch: state.history.position(of: topic).epoch)
-            let subscribers = state.subscribers[topic] ?? 0
-            guard subscribers > 0 else { return (position, 0) }
-            let envelope = Envelope.message(topic: topic, entry: entry)
-            let channel = Self.envelopeChannel(topic)
-            // Queued under the lock: each loop's task queue is FIFO, so offset order holds.
-            for context in targets {
-                context.loop.execute {
-                    payload.withUnsafeBytes { context.deliver(topic, $0, kind: kind) }
-                    envelope.bytes.withUnsafeBytes { context.deliver(channel, $0, kind: envelope.kind) }
-                }
-            }
-            return (position, subscribers)
+            return (position, Self.fanOut(entry, of: topic, kind: kind, to: targets, state: &state))
         }
+    }
+
+    /// A message that came back from the backplane, with the position Redis gave it: the
+    /// same local path as `publish`. A position this node has passed already is dropped.
+    func deliver(_ topic: String, _ frame: BackplaneFrame, now: Int64 = MonotonicClock.milliseconds()) {
+        let targets = links.withLock { $0.contexts }
+        state.withLock { state in
+            // Between the last local unsubscribe and the channel's release, messages still
+            // come: nobody here wants them, and keeping them would recreate a forgotten stream.
+            guard state.subscribers[topic] != nil,
+                let entry = state.history.append(topic, payload: frame.payload, isText: frame.kind == .text, now: now, at: frame.position)
+            else { return }
+            _ = Self.fanOut(entry, of: topic, kind: frame.kind, to: targets, state: &state)
+        }
+    }
+
+    /// Queues a message to every loop; called under the lock, and each loop's task queue is
+    /// FIFO, so offset order holds on every loop.
+    private static func fanOut(_ entry: HistoryEntry, of topic: String, kind: MessageKind, to targets: [WebSocketContext], state: inout State) -> Int {
+        let subscribers = state.subscribers[topic] ?? 0
+        guard subscribers > 0 else { return 0 }
+        let envelope = Envelope.message(topic: topic, entry: entry)
+        let channel = envelopeChannel(topic)
+        let payload = entry.payload
+        for context in targets {
+            context.loop.execute {
+                payload.withUnsafeBytes { context.deliver(topic, $0, kind: kind) }
+                envelope.bytes.withUnsafeBytes { context.deliver(channel, $0, kind: envelope.kind) }
+            }
+        }
+        return subscribers
     }
 
     /// Where `topic` stands now, and how many subscriptions it has.
@@ -65,15 +114,27 @@ public final class TopicHub: Sendable {
 
     /// Registers a subscription (raw or `/ws`) for the counts; `unsubscribed` undoes it.
     func subscribed(_ topic: String) {
-        state.withLock { $0.subscribers[topic, default: 0] += 1 }
+        let backplane = backplane
+        state.withLock { Self.count(topic, in: &$0, backplane: backplane) }
     }
 
     func unsubscribed(_ topic: String) {
+        let backplane = backplane
         state.withLock { state in
             let remaining = (state.subscribers[topic] ?? 1) - 1
             state.subscribers[topic] = remaining > 0 ? remaining : nil
-            if remaining <= 0 { state.history.forget(topic) }
+            if remaining <= 0 {
+                state.history.forget(topic)
+                // Under the lock, so the backplane sees first and last subscribers in order.
+                backplane?.interest(topic, false)
+            }
         }
+    }
+
+    /// One more subscription; the first of a topic tells the backplane (under the lock).
+    private static func count(_ topic: String, in state: inout State, backplane: RedisBackplane?) {
+        state.subscribers[topic, default: 0] += 1
+        if state.subscribers[topic] == 1 { backplane?.interest(topic, true) }
     }
 
     /// Starts a `/ws` subscription on `loop`: `start` runs there with the recovery (every
@@ -82,8 +143,9 @@ public final class TopicHub: Sendable {
     /// what arrives after it is the whole stream with no gap and no duplicate.
     func subscribe(on loop: EventLoop, to topic: String, since: StreamPosition?, now: Int64 = MonotonicClock.milliseconds(),
                    start: @escaping @Sendable (Recovery) -> Void) {
+        let backplane = backplane
         state.withLock { state in
-            state.subscribers[topic, default: 0] += 1
+            Self.count(topic, in: &state, backplane: backplane)
             // Without a position there is nothing to recover: the client starts from now.
             let recovery = since.map { state.history.recover(topic, since: $0, now: now) }
                 ?? .notRecoverable(current: state.history.position(of: topic))

@@ -56,6 +56,8 @@ enum CommandError: Error, Equatable {
     case notSubscribed
     case tooManySubscriptions
     case tooLarge
+    /// A publication refused because Redis is unreachable and too many wait for it.
+    case unavailable
 
     var code: Int {
         switch self {
@@ -65,6 +67,7 @@ enum CommandError: Error, Equatable {
         case .notSubscribed: 4004
         case .tooManySubscriptions: 4009
         case .tooLarge: 4013
+        case .unavailable: 4503
         }
     }
 
@@ -76,6 +79,7 @@ enum CommandError: Error, Equatable {
         case .notSubscribed: "not subscribed"
         case .tooManySubscriptions: "too many subscriptions on this connection"
         case .tooLarge: "command too large"
+        case .unavailable: "Redis is unavailable; try again later"
         }
     }
 }

@@ -1,3 +1,5 @@
+import Redis
+
 /// The settings of a push server.
 public struct PushConfiguration: Sendable {
     /// Which topics keep how much history (the first matching rule counts).
@@ -20,6 +22,13 @@ public struct PushConfiguration: Sendable {
     public var maxCommandBytes = 64 * 1024
     /// Bad commands in a row before a `/ws` connection is closed with 1008.
     public var maxConsecutiveErrors = 10
+    /// Redis servers that join this process's topics with other processes' (a topic lives on
+    /// one of them, by a consistent hash of its name). Empty: topics are this process's own.
+    /// A password comes from the URL or `PUSHWAVE_REDIS_PASSWORD`.
+    public var redis: [RedisURL] = []
+    /// Publications waiting for Redis (while it is unreachable, or slow) before more are
+    /// refused.
+    public var redisMaxPending = 10_000
 
     public init() {}
 }

@@ -27,6 +27,7 @@ public final class PushServer: Sendable {
     private let api: PublishAPI
     private let minter: DemoTokenMinter?
     private let fallback: @Sendable (ServerRequest) -> ServerResponse?
+    private let logger: Logger
 
     public init(
         configuration: PushConfiguration,
@@ -43,6 +44,7 @@ public final class PushServer: Sendable {
             DemoTokenMinter(secret: $0, topics: ["chat", "chat.*"], lifetimeSeconds: 3600)
         } : nil
         self.fallback = fallback
+        self.logger = logger
         let route = RouteBox()
         websocket = WebSocketServer(configuration: webSocket, logger: logger) { route.server?.respond(to: $0) ?? .text(503, "starting\n") }
         route.server = self
@@ -54,15 +56,26 @@ public final class PushServer: Sendable {
     public func listen(
         on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024, tls: TLSContext? = nil
     ) throws -> SocketAddress {
+        if let loop = loops.first, !configuration.redis.isEmpty { startBackplane(on: loop) }
         let bound = try websocket.listen(on: loops, address: address, maxConnections: maxConnections, backlog: backlog, tls: tls)
         hub.attach(websocket.contexts)
         return bound
     }
 
-    /// Publishes from any thread, as the HTTP API does.
+    /// All Redis I/O runs on one loop; its messages reach the others through the hub.
+    private func startBackplane(on loop: EventLoop) {
+        let backplane = RedisBackplane(loop: loop, urls: configuration.redis, maxPending: configuration.redisMaxPending, logger: logger) {
+            [weak hub] topic, frame in hub?.deliver(topic, frame)
+        }
+        hub.attach(backplane)
+        backplane.start()
+        logger.info("topics are shared through Redis: \(configuration.redis.map(\.description).joined(separator: ", "))")
+    }
+
+    /// Publishes from any thread, as the HTTP API does (through Redis when configured).
     @discardableResult
-    public func publish(_ topic: String, _ payload: [UInt8], kind: MessageKind) -> StreamPosition {
-        hub.publish(topic, payload: payload, kind: kind).position
+    public func publish(_ topic: String, _ payload: [UInt8], kind: MessageKind) -> PublishOutcome {
+        hub.submit(topic, payload: payload, kind: kind)
     }
 
     /// Graceful shutdown: see `WebSocketServer.drain()`.

@@ -101,11 +101,16 @@ final class PushSocket: WebSocket, @unchecked Sendable {
 
     private func publish(_ topic: String, data: JSON, id: JSON?) throws(CommandError) {
         guard token.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { throw .notAllowed }
-        let (position, _) = endpoint.hub.publish(topic, payload: Array(data.serialized.utf8), kind: .text)
-        send(Envelope.reply(Envelope.withID(id, [
-            ("op", .string("published")), ("topic", .string(topic)), ("offset", .int(Int(clamping: position.offset))),
-            ("epoch", .string(position.epoch)),
-        ])))
+        var fields: [(String, JSON)] = [("op", .string("published")), ("topic", .string(topic))]
+        switch endpoint.hub.submit(topic, payload: Array(data.serialized.utf8), kind: .text) {
+        case .published(let position, _):
+            fields += [("offset", .int(Int(clamping: position.offset))), ("epoch", .string(position.epoch))]
+        case .forwarded:
+            break  // Redis assigns the position; the message itself carries it
+        case .refused:
+            throw .unavailable
+        }
+        send(Envelope.reply(Envelope.withID(id, fields)))
     }
 
     private func refresh(_ text: String, id: JSON?) throws(CommandError) {

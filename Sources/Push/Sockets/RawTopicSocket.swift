@@ -28,7 +28,10 @@ final class RawTopicSocket: WebSocket, @unchecked Sendable {
             close(code: PushCloseCode.publishNotAllowed, reason: "publishing to \(topic) is not allowed")
             return
         }
-        _ = endpoint.hub.publish(topic, payload: message.byteArray, kind: kind)
+        if endpoint.hub.submit(topic, payload: message.byteArray, kind: kind) == .refused {
+            // The raw mode has no replies: say it with the standard "try again later" code.
+            close(code: .tryAgainLater, reason: "Redis is unavailable")
+        }
     }
 
     override func didClose(code: CloseCode, reason: String) {

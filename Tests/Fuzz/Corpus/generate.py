@@ -160,6 +160,22 @@ def token_seeds():
     }
 
 
+def resp_seeds():
+    # Control byte, chunk seed, then replies as Redis sends them.
+    replies = {
+        "status": b"+OK\r\n",
+        "error": b"-ERR unknown command 'X'\r\n",
+        "integer": b":1000\r\n:-1\r\n",
+        "bulk": b"$5\r\nhello\r\n$0\r\n\r\n$-1\r\n",
+        "message": b"*3\r\n$7\r\nmessage\r\n$13\r\npushwave:news\r\n$21\r\n7 00ab12cd34ef5678 thi\r\n",
+        "subscribe": b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+        "nested": b"*2\r\n*2\r\n:1\r\n$1\r\na\r\n*-1\r\n",
+        "bad-type": b"?\r\n",
+        "huge-array": b"*2147483647\r\n",
+    }
+    return {name: (control, 0x5A, body) for control, (name, body) in zip([0, 1, 2, 3, 4, 5, 6, 7, 1], replies.items())}
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, target)
     os.makedirs(directory, exist_ok=True)
@@ -181,3 +197,4 @@ write("FuzzInflate", {name: bytes([c, sd]) + body for name, (c, sd, body) in inf
 write("FuzzExtensions", extension_seeds())
 write("FuzzJSON", json_seeds())
 write("FuzzToken", token_seeds())
+write("FuzzRESP", resp_seeds())

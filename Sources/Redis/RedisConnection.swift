@@ -1,0 +1,219 @@
+import Logging
+import Reactor
+
+/// A connection to one Redis server on an event loop: pipelined commands whose replies go
+/// to their handlers in order, or (as a subscriber) `SUBSCRIBE` and the `message` pushes.
+///
+/// It reconnects by itself with `ReconnectBackoff`. While it is not connected, commands wait
+/// in a queue of at most `maxQueued` (beyond it they fail at once with `.queueFull`) and are
+/// sent when it is back; commands already sent when the connection drops fail with
+/// `.connectionLost`. A subscriber's channels are not queued: `onReady` runs after every
+/// (re)connect, and its owner subscribes again there.
+///
+/// Confined to `loop`: create it and call everything on the loop's thread.
+public final class RedisConnection: @unchecked Sendable {
+    public typealias ReplyHandler = (Result<RESPValue, RedisError>) -> Void
+
+    /// Where the connection is in its life.
+    enum State {
+        case idle
+        case connecting(RedisSocket)
+        case ready(RedisSocket)
+        case waitingToReconnect(TimerHandle)
+        case stopped
+    }
+
+    public let loop: EventLoop
+    public let url: RedisURL
+    public let maxQueued: Int
+    /// What this connection is for, in log lines (`commands`, `subscriber`).
+    public let role: String
+    private let password: String?
+    private let logger: Logger
+    private var state = State.idle
+    private var reader = RESPReader()
+    private var backoff = ReconnectBackoff()
+    /// Commands waiting for a connection, oldest first.
+    private var queued = FIFOQueue<(bytes: [UInt8], handler: ReplyHandler?)>()
+    /// One entry per command sent and not yet answered, in the order sent.
+    private var awaiting = FIFOQueue<ReplyHandler?>()
+
+    /// Runs after every successful connect, before the queued commands are sent.
+    public var onReady: (() -> Void)?
+    /// Told `true` when the connection is up, `false` when a connection that was up is lost.
+    public var onAvailabilityChange: ((Bool) -> Void)?
+    /// Receives pub/sub pushes (`message`, `subscribe`, `unsubscribe` arrays).
+    public var onPush: ((RESPValue) -> Void)?
+
+    /// `password` overrides the URL's (e.g. from the environment).
+    public init(loop: EventLoop, url: RedisURL, role: String = "commands", password: String? = nil, maxQueued: Int = 10_000, logger: Logger) {
+        self.role = role
+        self.loop = loop
+        self.url = url
+        self.password = password ?? url.password
+        self.maxQueued = maxQueued
+        self.logger = logger
+    }
+
+    /// True while connected (commands go out at once).
+    public var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
+    /// Starts connecting (once).
+    public func start() {
+        guard case .idle = state else { return }
+        attemptConnect()
+    }
+
+    /// Closes the connection for good; waiting commands fail with `.stopped`.
+    public func stop() {
+        let previous = state
+        state = .stopped
+        switch previous {
+        case .connecting(let socket), .ready(let socket): socket.reset()
+        case .waitingToReconnect(let timer): loop.cancel(timer)
+        case .idle, .stopped: break
+        }
+        failAll(awaitingWith: .stopped, queuedToo: true)
+    }
+
+    /// Sends a command (pipelined), or queues it while disconnected. Returns false, after
+    /// calling `handler` with `.queueFull`, when the queue is full.
+    @discardableResult
+    public func send(_ arguments: [[UInt8]], handler: ReplyHandler? = nil) -> Bool {
+        let bytes = RESPCommand.encode(arguments)
+        if case .ready(let socket) = state {
+            awaiting.append(handler)
+            bytes.withUnsafeBytes { socket.write($0) }
+            return true
+        }
+        guard case .stopped = state else {
+            guard queued.count < maxQueued else {
+                handler?(.failure(.queueFull))
+                return false
+            }
+            queued.append((bytes, handler))
+            return true
+        }
+        handler?(.failure(.stopped))
+        return false
+    }
+
+    /// Sends a command whose answer arrives as pushes (`SUBSCRIBE`, `UNSUBSCRIBE`); dropped
+    /// while disconnected, since `onReady` restores a subscriber's channels.
+    public func sendWithoutReply(_ arguments: [[UInt8]]) {
+        guard case .ready(let socket) = state else { return }
+        RESPCommand.encode(arguments).withUnsafeBytes { socket.write($0) }
+    }
+
+    // MARK: Connecting
+
+    private func attemptConnect() {
+        let socket = RedisSocket(loop: loop)
+        socket.owner = self
+        do {
+            try socket.connect(to: SocketAddress(host: url.host, port: url.port))
+            state = .connecting(socket)
+        } catch {
+            socket.owner = nil
+            retryLater(because: "\(error)")
+        }
+    }
+
+    private func retryLater(because reason: String) {
+        let delay = backoff.nextDelay()
+        let level: Logger.Level = backoff.failures <= 1 ? .warning : .info
+        logger.log(level: level, "Redis \(url) (\(role)): \(reason); reconnecting in \(delay) ms (attempt \(backoff.failures))")
+        let timer = loop.schedule(afterMilliseconds: delay) { [weak self] in
+            guard let self, case .waitingToReconnect = self.state else { return }
+            self.attemptConnect()
+        }
+        state = .waitingToReconnect(timer)
+    }
+
+    func socketConnected(_ socket: RedisSocket) {
+        guard case .connecting(let current) = state, current === socket else { return }
+        state = .ready(socket)
+        reader = RESPReader()
+        logger.info("Redis \(url) (\(role)): connected\(backoff.failures > 0 ? " (attempt \(backoff.failures + 1))" : "")")
+        backoff.reset()
+        authenticateAndSelect()
+        onAvailabilityChange?(true)
+        onReady?()
+        flushQueue()
+    }
+
+    /// AUTH and SELECT go first; a refusal closes the connection, which then retries.
+    private func authenticateAndSelect() {
+        var setup: [[String]] = []
+        if let password { setup.append(["AUTH", password]) }
+        if url.database != 0 { setup.append(["SELECT", String(url.database)]) }
+        for command in setup {
+            send(command.map { Array($0.utf8) }) { [weak self] result in
+                guard let self, case .success(.error(let message)) = result else { return }
+                self.logger.error("Redis \(self.url) (\(self.role)): \(command[0]) refused: \(message)")
+                if case .ready(let socket) = self.state { socket.reset() }
+            }
+        }
+    }
+
+    private func flushQueue() {
+        while case .ready = state, let (bytes, handler) = queued.removeFirst() {
+            guard case .ready(let socket) = state else { break }
+            awaiting.append(handler)
+            bytes.withUnsafeBytes { socket.write($0) }
+        }
+    }
+
+    // MARK: Input and loss
+
+    func socketReceived(_ socket: RedisSocket, _ bytes: UnsafeRawBufferPointer) {
+        guard case .ready(let current) = state, current === socket else { return }
+        do throws(RESPReader.ProtocolError) {
+            try reader.feed(bytes)
+            while let reply = try reader.next() { dispatch(reply) }
+        } catch {
+            logger.error("Redis \(url) (\(role)): \(error.description); closing the connection")
+            socket.reset()
+        }
+    }
+
+    private func dispatch(_ reply: RESPValue) {
+        if let onPush, Self.isPush(reply) { return onPush(reply) }
+        guard let handler = awaiting.removeFirst() else {
+            logger.warning("Redis \(url) (\(role)): a reply that no command asked for")
+            return
+        }
+        handler?(.success(reply))
+    }
+
+    /// Pub/sub confirmations and messages, which answer no pipelined command.
+    static func isPush(_ reply: RESPValue) -> Bool {
+        guard case .array(let items) = reply, case .bulk(let kind)? = items.first else { return false }
+        switch String(decoding: kind, as: UTF8.self) {
+        case "message", "pmessage", "subscribe", "unsubscribe", "psubscribe", "punsubscribe": return true
+        default: return false
+        }
+    }
+
+    func socketClosed(_ socket: RedisSocket, _ reason: CloseReason) {
+        switch state {
+        case .connecting(let current) where current === socket:
+            retryLater(because: "cannot connect (\(reason))")
+        case .ready(let current) where current === socket:
+            failAll(awaitingWith: .connectionLost, queuedToo: false)
+            onAvailabilityChange?(false)
+            retryLater(because: socket.closedByServer ? "the server closed the connection" : "connection lost (\(reason))")
+        default:
+            return
+        }
+    }
+
+    private func failAll(awaitingWith error: RedisError, queuedToo: Bool) {
+        while let handler = awaiting.removeFirst() { handler?(.failure(error)) }
+        guard queuedToo else { return }
+        while let (_, handler) = queued.removeFirst() { handler?(.failure(error)) }
+    }
+}

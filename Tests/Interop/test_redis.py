@@ -1,0 +1,242 @@
+"""The Redis backplane: several pushwave processes joined through one redis-server.
+
+Every test starts its own redis-server on a free loopback port (no persistence) and stops it
+by PID. Checked: every message reaches every subscriber on every node exactly once, in the
+same order everywhere, whichever node (and API) published it; each node subscribes to a
+topic's channel once; and after redis-server dies (SIGKILL) and comes back on the same port,
+the nodes reconnect and resubscribe by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from conftest import free_port
+from pushutil import API, write_secrets
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+class RedisServer:
+    def __init__(self, log_dir):
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        log = open(self.log_dir / f"redis-{self.port}.log", "ab")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.command("PING") == "PONG":
+                    return
+            except (OSError, subprocess.CalledProcessError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def command(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], check=True, capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+
+    def numsub(self, channel: str) -> int:
+        return int(self.command("PUBSUB", "NUMSUB", channel).split("\n")[1])
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.wait(5)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def redis(tmp_path):
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nodes(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    return [start_server("--api-key-file", str(keys), "--redis", redis.url, "--threads", "2") for _ in range(3)]
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def subscriber(node, topic: str):
+    ws = await connect(node.ws_url("/ws"), max_size=None)
+    await ws.send(json.dumps({"op": "subscribe", "topic": topic}))
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply["op"] == "subscribed", reply
+    return ws
+
+
+async def messages(ws, count: int, timeout: float = 10) -> list[dict]:
+    received = []
+    while len(received) < count:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        assert reply["op"] == "message", reply
+        received.append(reply)
+    return received
+
+
+async def ws_publish(ws, topic: str, data) -> None:
+    await ws.send(json.dumps({"op": "publish", "topic": topic, "data": data}))
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply == {"op": "published", "topic": topic}, reply
+
+
+def api_publish(api: API, topic: str, data) -> None:
+    status, _, reply = api.call("POST", f"/api/publish/{topic}", json.dumps(data).encode())
+    assert status == 202, (status, reply)
+    assert json.loads(reply) == {"topic": topic, "forwarded": True}
+
+
+async def publish_everywhere(nodes, apis, publishers, topic: str, start: int, count: int) -> list[int]:
+    sent = []
+    for n in range(start, start + count):
+        index = n % len(nodes)
+        if n % 2:
+            await ws_publish(publishers[index], topic, {"n": n})
+        else:
+            api_publish(apis[index], topic, {"n": n})
+        sent.append(n)
+    return sent
+
+
+def test_every_message_reaches_every_node_once_in_one_order(nodes, redis):
+    async def main():
+        # Two subscribers on the first node: still one Redis subscription per node.
+        subscribers = [await subscriber(node, "news") for node in nodes] + [await subscriber(nodes[0], "news")]
+        wait_for(lambda: redis.numsub("pushwave:news") == len(nodes), 10, "one subscription per node")
+        publishers = [await connect(node.ws_url("/ws")) for node in nodes]
+        apis = [API(node) for node in nodes]
+        sent = await publish_everywhere(nodes, apis, publishers, "news", 0, 60)
+        streams = [await messages(ws, len(sent)) for ws in subscribers]
+        orders = [[m["data"]["n"] for m in stream] for stream in streams]
+        assert sorted(orders[0]) == sent
+        for order in orders[1:]:
+            assert order == orders[0]
+        # Redis assigns offsets: the same, consecutive, on every node.
+        offsets = [[m["offset"] for m in stream] for stream in streams]
+        assert offsets[0] == list(range(1, len(sent) + 1))
+        assert all(o == offsets[0] for o in offsets)
+        for ws in subscribers:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.3)  # nothing twice
+        for ws in subscribers + publishers:
+            await ws.close()
+        for api in apis:
+            api.close()
+        # The last subscriber gone, each node unsubscribes after about a second.
+        wait_for(lambda: redis.numsub("pushwave:news") == 0, 10, "the channel to be released")
+
+    asyncio.run(main())
+    for node in nodes:
+        node.assert_alive()
+
+
+def test_nodes_reconnect_after_redis_dies_and_comes_back(nodes, redis):
+    async def main():
+        subscribers = [await subscriber(node, "alerts") for node in nodes]
+        wait_for(lambda: redis.numsub("pushwave:alerts") == len(nodes), 10, "one subscription per node")
+        apis = [API(node) for node in nodes]
+        api_publish(apis[0], "alerts", {"n": 0})
+        for ws in subscribers:
+            assert [m["data"] for m in await messages(ws, 1)] == [{"n": 0}]
+
+        redis.kill()
+        redis.start()
+        # Reconnect and resubscribe by themselves, with backoff: within a few seconds.
+        wait_for(lambda: redis.numsub("pushwave:alerts") == len(nodes), 10, "the nodes to resubscribe")
+        for node in nodes:
+            node.assert_alive()
+        for n in range(1, 4):
+            api_publish(apis[n % len(apis)], "alerts", {"n": n})
+        streams = [await messages(ws, 3) for ws in subscribers]
+        for stream in streams:
+            assert [m["data"]["n"] for m in stream] == [1, 2, 3]
+            # Redis lost its data: a new epoch, offsets from 1 again.
+            assert [m["offset"] for m in stream] == [1, 2, 3]
+        for ws in subscribers:
+            await ws.close()
+        for api in apis:
+            api.close()
+
+    asyncio.run(main())
+    for node in nodes:
+        node.assert_alive()
+
+
+def test_topics_are_spread_over_several_redis_servers(start_server, redis, tmp_path):
+    other = RedisServer(tmp_path)
+    try:
+        keys, _ = write_secrets(tmp_path)
+        urls = ["--redis", redis.url, "--redis", other.url]
+        nodes = [start_server("--api-key-file", str(keys), *urls) for _ in range(2)]
+        topics = [f"shard.t{index}" for index in range(12)]
+
+        async def main():
+            # Raw /topics subscribers on the first node, /ws ones on the second.
+            raw = [await connect(nodes[0].ws_url(f"/topics/{topic}")) for topic in topics]
+            ws = [await subscriber(nodes[1], topic) for topic in topics]
+            servers = (redis, other)
+
+            def placed() -> bool:
+                counts = [[server.numsub(f"pushwave:{topic}") for server in servers] for topic in topics]
+                return all(sorted(count) == [0, 2] for count in counts)
+
+            wait_for(placed, 10, "every topic's channel on exactly one server, once per node")
+            on_each = [sum(server.numsub(f"pushwave:{topic}") for topic in topics) for server in servers]
+            assert all(count > 0 for count in on_each), on_each  # both servers are used
+            apis = [API(node) for node in nodes]
+            for index, topic in enumerate(topics):
+                api_publish(apis[index % 2], topic, {"topic": topic})
+            for topic, raw_ws, push_ws in zip(topics, raw, ws):
+                assert json.loads(await asyncio.wait_for(raw_ws.recv(), 10)) == {"topic": topic}
+                message = (await messages(push_ws, 1))[0]
+                assert message["topic"] == topic and message["offset"] == 1
+            # What a raw connection sends is published through Redis too.
+            await raw[0].send(json.dumps({"from": "raw"}))
+            assert json.loads(await asyncio.wait_for(raw[0].recv(), 10)) == {"from": "raw"}
+            message = (await messages(ws[0], 1))[0]
+            assert message["data"] == {"from": "raw"} and message["offset"] == 2
+            for socket_ in raw + ws:
+                await socket_.close()
+            for api in apis:
+                api.close()
+
+        asyncio.run(main())
+        for node in nodes:
+            node.assert_alive()
+    finally:
+        other.stop()

@@ -1,0 +1,103 @@
+import Logging
+import Reactor
+import Redis
+import Testing
+import TestSupport
+import WebSocket
+
+@testable import Push
+
+@Suite struct BackplaneTests {
+    @Test func framesDecodeWhatTheScriptPublishes() {
+        let frame = BackplaneFrame(position: StreamPosition(offset: 42, epoch: "00ab"), kind: .text, payload: Array("a b\r\n".utf8))
+        #expect(frame.encoded == Array("42 00ab ta b\r\n".utf8))
+        #expect(BackplaneFrame(decoding: frame.encoded) == frame)
+        let binary = BackplaneFrame(position: StreamPosition(offset: 1, epoch: "e"), kind: .binary, payload: [])
+        #expect(BackplaneFrame(decoding: binary.encoded) == binary)
+    }
+
+    @Test(arguments: ["", "1", "1 e", "1 e ", "x e t", "1  t", "1 e x", "-1 e t", "99999999999999999999 e t"])
+    func malformedFramesAreRefused(_ text: String) {
+        #expect(BackplaneFrame(decoding: Array(text.utf8)) == nil)
+    }
+
+    @Test func theScriptIsNamedByItsSHA1() {
+        #expect(PublishScript.sha1.count == 40)
+        #expect(PublishScript.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        #expect(PublishScript.arguments(topic: "t", body: [], newEpoch: "e")[1] == Array(PublishScript.sha1.utf8))
+    }
+
+    @Test func channelsNameTheirTopic() {
+        #expect(BackplaneFrame.topic(ofChannel: Array("pushwave:news.eu".utf8)) == "news.eu")
+        #expect(BackplaneFrame.topic(ofChannel: Array("pushwave:".utf8)) == nil)
+        #expect(BackplaneFrame.topic(ofChannel: Array("other:news".utf8)) == nil)
+    }
+
+    @Test func jumpHashIsStableAndMovesFewKeys() {
+        let topics = (0..<2_000).map { "topic.\($0)" }
+        let four = topics.map { JumpHash.bucket(of: $0, buckets: 4) }
+        let five = topics.map { JumpHash.bucket(of: $0, buckets: 5) }
+        #expect(four.allSatisfy { (0..<4).contains($0) })
+        #expect(topics.map { JumpHash.bucket(of: $0, buckets: 1) }.allSatisfy { $0 == 0 })
+        // A fifth bucket takes about a fifth of the keys, and only keys move to it.
+        let moved = zip(four, five).filter { $0 != $1 }
+        #expect(moved.allSatisfy { $0.1 == 4 })
+        #expect((300...500).contains(moved.count))
+        #expect(JumpHash.bucket(of: "news", buckets: 10) == JumpHash.bucket(of: "news", buckets: 10))
+    }
+
+    @Test func positionsFromElsewhereAreAdoptedAndReplaysDropped() {
+        let store = HistoryStore(maxBytes: 1 << 20, limits: { _ in HistoryLimits(maxCount: 10) })
+        let first = store.append("t", payload: [1], isText: false, now: 0, at: StreamPosition(offset: 5, epoch: "E"))
+        #expect(first?.offset == 5)
+        #expect(store.position(of: "t") == StreamPosition(offset: 5, epoch: "E"))
+        #expect(store.append("t", payload: [2], isText: false, now: 0, at: StreamPosition(offset: 5, epoch: "E")) == nil)
+        #expect(store.append("t", payload: [3], isText: false, now: 0, at: StreamPosition(offset: 6, epoch: "E"))?.offset == 6)
+        // Offsets before the first one seen were never here: not recoverable.
+        guard case .notRecoverable = store.recover("t", since: StreamPosition(offset: 3, epoch: "E"), now: 0) else {
+            Issue.record("recovered what this node never saw")
+            return
+        }
+        #expect(store.recover("t", since: StreamPosition(offset: 5, epoch: "E"), now: 0) == .recovered(
+            [HistoryEntry(offset: 6, publishedAt: 0, isText: false, payload: [3])], current: StreamPosition(offset: 6, epoch: "E")))
+        // A new epoch (Redis lost its data) starts the stream anew.
+        #expect(store.append("t", payload: [4], isText: false, now: 0, at: StreamPosition(offset: 1, epoch: "F"))?.offset == 1)
+        #expect(store.position(of: "t") == StreamPosition(offset: 1, epoch: "F"))
+        #expect(store.messageCount == 1)
+    }
+
+    @Test func whileRedisIsUnreachablePublicationsAreRefusedBeyondTheBound() throws {
+        let thread = try LoopThread()
+        weak var released: RedisBackplane?
+        do {
+            // A port nothing listens on: every connection attempt is refused.
+            let backplane = RedisBackplane(loop: thread.loop, urls: [RedisURL(host: "127.0.0.1", port: 1)], maxPending: 3,
+                                           logger: Logger(label: "test")) { _, _ in }
+            released = backplane
+            backplane.start()
+            let accepted = (0..<5).map { _ in backplane.submit("t", payload: [1], kind: .binary) }
+            #expect(accepted == [true, true, true, false, false])
+            #expect(!backplane.isAvailable)
+            backplane.stop()
+        }
+        thread.stop()
+        // The publications' handlers, failed by the stop, must not keep the backplane (and
+        // its connections and loop) alive.
+        #expect(released == nil)
+    }
+
+    @Test func aBackplaneLeftRunningGoesWithItsLoop() throws {
+        weak var released: RedisBackplane?
+        do {
+            let thread = try LoopThread()
+            let backplane = RedisBackplane(loop: thread.loop, urls: [RedisURL(host: "127.0.0.1", port: 1)], maxPending: 3,
+                                           logger: Logger(label: "test")) { _, _ in }
+            released = backplane
+            backplane.start()
+            #expect(backplane.submit("t", payload: [1], kind: .binary))
+            // No stop: the publication stays queued in a connection when the loop shuts down.
+            thread.stop()
+        }
+        #expect(released == nil)
+    }
+}
