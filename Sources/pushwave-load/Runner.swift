@@ -171,7 +171,10 @@ struct LocalRun {
             progress()
         }
         let expected = onEveryLoop(workers) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
-        let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
+        // A process without publishers (a child of --processes) is done publishing at once;
+        // every process knows when the last message is due, so the grace counts from then.
+        let lastDue = t0 + plan.pushOffset(of: max(0, plan.totalMessages - 1))
+        let deadline = max(MonotonicClock.nanoseconds(), lastDue) + 2_000_000_000
         while MonotonicClock.nanoseconds() < deadline {
             let delivered = workers.reduce(0) { $0 + $1.deliveredCount.load(ordering: .relaxed) }
             if delivered >= expected { break }

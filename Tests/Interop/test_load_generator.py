@@ -1,6 +1,7 @@
-"""pushwave-load stopped with Ctrl-C: the report covers what was measured until then, for
+"""pushwave-load itself. Stopped with Ctrl-C: the report covers what was measured until then, for
 one process and for --processes (whose children are told by the parent); on a terminal,
---processes shows one progress line merged from its children."""
+--processes shows one progress line merged from its children. Push over --processes: every
+child waits for the last message."""
 
 from __future__ import annotations
 
@@ -75,3 +76,19 @@ def test_processes_show_one_merged_progress_line_on_a_terminal(pushwave_load_bin
     rates = [int(line.split()[2].replace(",", "")) for line in progress]
     assert max(rates) > 0, progress
     assert "PROGRESS" not in stderr
+
+
+def test_push_over_processes_waits_for_the_last_message_in_every_child(pushwave_load_bin, echo_server):
+    """A child without a publisher must wait until the schedule's last message is due (plus
+    the grace), not 2 s after it starts: with a 3 s schedule it used to stop early and count
+    the subscribers' last messages as lost."""
+    cmd = [
+        str(pushwave_load_bin), "push", "--url", echo_server.ws_url("/topics/generator"), "--subscribers", "200",
+        "--publishers", "1", "--rate", "10", "--messages", "30", "--threads", "1", "--processes", "2", "--json",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = last_json(result.stdout)
+    assert report["processes"] == 2
+    assert report["deliveries"] == report["expected_deliveries"] == 200 * 30, report
+    assert report["error_total"] == 0, report
