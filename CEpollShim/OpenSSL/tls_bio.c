@@ -3,6 +3,7 @@
 // connection between operations holds no buffer of its own.
 #include "tls_internal.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +95,8 @@ void pw_tls_io_free(pw_tls_io *io) {
     free(io->input);
     free(io->output);
     free(io);
+}
+
+void pw_release_free_memory(void) {
+    malloc_trim(0);
 }

@@ -41,9 +41,12 @@ public final class TLSTransport: SocketTransport {
         guard resources.takeHandshakeStep(limit: context.handshakeStepsPerIteration) else { return .yielded }
         let result = pw_tls_handshake(tls, fd)
         switch result {
-        case 1: return .complete
+        case 1:
+            resources.handshakeEnded()
+            return .complete
         case 0: return .pending
         default:
+            resources.handshakeEnded()
             recordFailure()
             return .failed(-result)
         }

@@ -60,6 +60,13 @@ typedef struct pw_tls_io pw_tls_io;
 pw_tls_io *pw_tls_io_new(size_t input_capacity, size_t output_capacity);
 void pw_tls_io_free(pw_tls_io *io);
 
+/// Hands the allocator's free pages back to the system (glibc's malloc_trim). A handshake
+/// allocates far more than the connection keeps (its buffers, key shares, certificate
+/// messages); after a burst of handshakes that memory is free but still resident, about
+/// twice what the established connections hold. Process-wide, and not free: call it after
+/// a burst, not per connection.
+void pw_release_free_memory(void);
+
 // MARK: Connections -------------------------------------------------------------------------
 //
 // Results: a byte count, 0 at the end of input (pw_tls_receive), or -errno; -EAGAIN when the
