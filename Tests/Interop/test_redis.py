@@ -182,10 +182,13 @@ def test_nodes_reconnect_after_redis_dies_and_comes_back(nodes, redis):
             node.assert_alive()
         for n in range(1, 4):
             api_publish(apis[n % len(apis)], "alerts", {"n": n})
-        streams = [await messages(ws, 3) for ws in subscribers]
-        for stream in streams:
+        for ws in subscribers:
+            # Redis lost its data: a new epoch, which tells the subscribers to refetch their
+            # state, then offsets from 1 again.
+            reset = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert reset["op"] == "subscribed" and not reset["recovered"] and reset["offset"] == 0, reset
+            stream = await messages(ws, 3)
             assert [m["data"]["n"] for m in stream] == [1, 2, 3]
-            # Redis lost its data: a new epoch, offsets from 1 again.
             assert [m["offset"] for m in stream] == [1, 2, 3]
         for ws in subscribers:
             await ws.close()
@@ -240,3 +243,60 @@ def test_topics_are_spread_over_several_redis_servers(start_server, redis, tmp_p
             node.assert_alive()
     finally:
         other.stop()
+
+
+async def subscribe_since(node, topic: str, since: dict | None):
+    ws = await connect(node.ws_url("/ws"), max_size=None)
+    command = {"op": "subscribe", "topic": topic}
+    if since is not None:
+        command["since"] = since
+    await ws.send(json.dumps(command))
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply["op"] == "subscribed", reply
+    return ws, reply
+
+
+def test_a_client_moved_to_another_node_recovers_from_the_stream(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    a, b = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "hist.*=100") for _ in range(2)]
+
+    async def main():
+        api_a, api_b = API(a), API(b)
+        ws, reply = await subscribe_since(a, "hist.x", None)
+        epoch = reply["epoch"]
+        assert reply["offset"] == 0
+        for n in range(1, 6):
+            api_publish(api_a, "hist.x", {"n": n})
+        seen = await messages(ws, 5)
+        assert [m["offset"] for m in seen] == [1, 2, 3, 4, 5]
+        await ws.close()
+        # Published while the client is away, on the other node (which has no subscriber).
+        for n in range(6, 11):
+            api_publish(api_b, "hist.x", {"n": n})
+        wait_for(lambda: redis.command("XLEN", "pushwave:hist.x:stream") == "10", 10, "the stream to hold 10 messages")
+        ws, reply = await subscribe_since(b, "hist.x", {"offset": 5, "epoch": epoch})
+        assert reply["recovered"] is True and reply["offset"] == 10 and reply["epoch"] == epoch, reply
+        recovered = await messages(ws, 5)
+        assert [(m["offset"], m["data"]["n"]) for m in recovered] == [(n, n) for n in range(6, 11)]
+        api_publish(api_a, "hist.x", {"n": 11})
+        assert [(m["offset"], m["data"]["n"]) for m in await messages(ws, 1)] == [(11, 11)]
+        # A second client on B recovers from B's history, which the stream filled.
+        other, reply = await subscribe_since(b, "hist.x", {"offset": 2, "epoch": epoch})
+        assert reply["recovered"] is True and reply["offset"] == 11, reply
+        assert [m["offset"] for m in await messages(other, 9)] == list(range(3, 12))
+        # Too far back (the rule keeps 100) or another epoch: recovered:false.
+        for n in range(12, 120):
+            api_publish(api_b, "hist.x", {"n": n})
+        await messages(ws, 108)
+        far, reply = await subscribe_since(a, "hist.x", {"offset": 5, "epoch": epoch})
+        assert reply["recovered"] is False and reply["offset"] == 119 and reply["epoch"] == epoch, reply
+        stale, reply = await subscribe_since(b, "hist.x", {"offset": 5, "epoch": "0000000000000000"})
+        assert reply["recovered"] is False and reply["offset"] == 119, reply
+        for socket_ in (ws, other, far, stale):
+            await socket_.close()
+        api_a.close()
+        api_b.close()
+
+    asyncio.run(main())
+    a.assert_alive()
+    b.assert_alive()

@@ -22,9 +22,12 @@ import WebSocket
     }
 
     @Test func theScriptIsNamedByItsSHA1() {
-        #expect(PublishScript.sha1.count == 40)
-        #expect(PublishScript.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
-        #expect(PublishScript.arguments(topic: "t", body: [], newEpoch: "e")[1] == Array(PublishScript.sha1.utf8))
+        for script in BackplaneScript.all {
+            #expect(script.sha1.count == 40)
+            #expect(script.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        }
+        #expect(BackplaneScript.publishArguments(topic: "t", body: [], newEpoch: "e", shape: .none)[1] == Array(BackplaneScript.publish.sha1.utf8))
+        #expect(BackplaneScript.rangeArguments(topic: "t", first: 1, count: 0, newEpoch: "e")[1] == Array(BackplaneScript.range.sha1.utf8))
     }
 
     @Test func channelsNameTheirTopic() {
