@@ -14,29 +14,35 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
 from websockets.asyncio.client import connect
 
 from conftest import free_port
+from conftest import http_get
 from pushutil import API, write_secrets
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
 class RedisServer:
-    def __init__(self, log_dir):
-        self.port = free_port()
+    def __init__(self, log_dir, persistent: bool = False, port: int | None = None):
+        self.port = port or free_port()
         self.log_dir = log_dir
+        # Persistent: an append-only file synced before every reply, so that a restart after
+        # SIGKILL brings back every message any client saw.
+        self.extra = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(log_dir)] if persistent else ["--appendonly", "no"]
         self.process: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
         log = open(self.log_dir / f"redis-{self.port}.log", "ab")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.extra],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -300,3 +306,169 @@ def test_a_client_moved_to_another_node_recovers_from_the_stream(start_server, r
     asyncio.run(main())
     a.assert_alive()
     b.assert_alive()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_redis_restart_loses_no_message_on_topics_with_history(start_server, tmp_path):
+    redis = RedisServer(tmp_path, persistent=True)
+    try:
+        keys, _ = write_secrets(tmp_path)
+        nodes = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--threads", "2", "--history", "live.*=100000")
+                 for _ in range(3)]
+        asyncio.run(publish_through_a_restart(nodes, redis))
+        for node in nodes:
+            node.assert_alive()
+    finally:
+        redis.stop()
+
+
+async def publish_through_a_restart(nodes, redis):
+    subscribers = [(await subscribe_since(node, "live.feed", None))[0] for node in nodes]
+    wait_for(lambda: redis.numsub("pushwave:live.feed") == len(nodes), 10, "one subscription per node")
+    answers: dict[int, tuple[int, float]] = {}  # n -> (status, when)
+    stop = threading.Event()
+
+    def publish() -> None:
+        apis = [API(node) for node in nodes]
+        n, start = 0, time.monotonic()
+        while not stop.is_set() and time.monotonic() - start < 10:
+            n += 1
+            status, _, _ = apis[n % len(apis)].call("POST", "/api/publish/live.feed", json.dumps({"n": n}).encode())
+            answers[n] = (status, time.monotonic())
+            time.sleep(0.01)
+        for api in apis:
+            api.close()
+
+    received: list[list[tuple[float, dict]]] = [[] for _ in subscribers]
+
+    async def read(index: int, ws) -> None:
+        try:
+            while True:
+                received[index].append((time.monotonic(), json.loads(await ws.recv())))
+        except Exception:
+            return
+
+    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(subscribers)]
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    await asyncio.sleep(3)
+    redis.kill()
+    killed = time.monotonic()
+    cpu_before = [cpu_seconds(node.proc.pid) for node in nodes]
+    await asyncio.sleep(1.5)
+    # While Redis is away the nodes wait (backoff), they do not spin; /healthz says so.
+    cpu_used = [cpu_seconds(node.proc.pid) - before for node, before in zip(nodes, cpu_before)]
+    assert all(used < 0.5 for used in cpu_used), cpu_used
+    assert http_get(nodes[0].host, nodes[0].port, "/healthz")[0] == 503
+    await asyncio.to_thread(redis.start)
+    back = time.monotonic()
+    await asyncio.to_thread(publisher.join, 20)
+    assert not publisher.is_alive()
+    # Let everything settle, then compare with what Redis itself kept.
+    await asyncio.sleep(3)
+    for reader in readers:
+        reader.cancel()
+    stream = redis_stream(redis, "pushwave:live.feed:stream")
+    assert len(stream) > 100
+    assert [offset for offset, _ in stream] == list(range(1, len(stream) + 1))
+    for index, messages_ in enumerate(received):
+        replies = [reply for _, reply in messages_]
+        assert all(r["op"] == "message" for r in replies), [r for r in replies if r["op"] != "message"][:3]
+        assert [(r["offset"], r["data"]["n"]) for r in replies] == stream, f"node {index}"
+        resumed = [when for when, _ in messages_ if when > back]
+        assert resumed and resumed[0] - back < 2, "delivery did not resume within 2 s"
+    # What Redis did not keep: refused (503), or in flight when it died (202, a handful).
+    kept = {n for _, n in stream}
+    missing = [n for n, (status, _) in answers.items() if n not in kept]
+    accepted_missing = [n for n in missing if answers[n][0] == 202]
+    assert all(answers[n][0] in (202, 503) for n in missing)
+    assert len(accepted_missing) <= 20, accepted_missing
+    assert all(abs(answers[n][1] - killed) < 1 for n in accepted_missing), accepted_missing
+    assert http_get(nodes[0].host, nodes[0].port, "/healthz")[0] == 200
+    for ws in subscribers:
+        await ws.close()
+
+
+def resp_call(port: int, *args: str):
+    """One command to the Redis on `port`, its reply parsed (bulk strings as bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        request = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+        connection.sendall(request)
+        reader = connection.makefile("rb")
+
+        def value():
+            line = reader.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind in (b"+", b"-"):
+                return rest.decode()
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                return None if int(rest) < 0 else reader.read(int(rest) + 2)[:-2]
+            if kind == b"*":
+                return None if int(rest) < 0 else [value() for _ in range(int(rest))]
+            raise AssertionError(f"unexpected reply {line!r}")
+
+        return value()
+
+
+def redis_stream(redis, key: str) -> list[tuple[int, int]]:
+    """(offset, n) of every entry of a topic's stream."""
+    entries = []
+    for entry_id, fields in resp_call(redis.port, "XRANGE", key, "-", "+"):
+        values = dict(zip(fields[::2], fields[1::2]))
+        entries.append((int(entry_id.decode().split("-")[0]), json.loads(values[b"d"][1:])["n"]))
+    return entries
+
+
+def metric(node, name: str) -> float:
+    _, _, body = http_get(node.host, node.port, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_node_that_loses_its_channel_repairs_the_gap_from_the_stream(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    node, publisher = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "kept.*=1000") for _ in range(2)]
+
+    async def main():
+        kept, _ = await subscribe_since(node, "kept.t", None)
+        plain, _ = await subscribe_since(node, "plain.t", None)
+        wait_for(lambda: redis.numsub("pushwave:kept.t") == 1 and redis.numsub("pushwave:plain.t") == 1, 10, "subscriptions")
+        api = API(publisher)
+        for n in range(1, 4):
+            api_publish(api, "kept.t", {"n": n})
+            api_publish(api, "plain.t", {"n": n})
+        await messages(kept, 3)
+        await messages(plain, 3)
+        # Cut the node's subscriber connection; publish before it resubscribes.
+        resp_call(redis.port, "CLIENT", "KILL", "TYPE", "pubsub")
+        for n in range(4, 30):
+            api_publish(api, "kept.t", {"n": n})
+            api_publish(api, "plain.t", {"n": n})
+        wait_for(lambda: redis.numsub("pushwave:kept.t") == 1, 10, "the node to resubscribe")
+        api_publish(api, "kept.t", {"n": 30})
+        api_publish(api, "plain.t", {"n": 30})
+        # The topic with history: every offset, in order, no reset.
+        got = await messages(kept, 27)
+        assert [(m["offset"], m["data"]["n"]) for m in got] == [(n, n) for n in range(4, 31)]
+        assert metric(node, "pushwave_redis_messages_repaired_total") >= 1
+        # Without history: the offsets jump, which is counted.
+        tail = []
+        while not tail or tail[-1]["data"]["n"] != 30:
+            tail += await messages(plain, 1)
+        assert tail[-1]["offset"] == 30
+        assert metric(node, "pushwave_redis_gaps_without_history_total") == 1
+        assert metric(node, "pushwave_redis_reconnects_total") >= 1
+        api.close()
+        for ws in (kept, plain):
+            await ws.close()
+
+    asyncio.run(main())
+    node.assert_alive()
