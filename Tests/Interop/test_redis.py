@@ -472,3 +472,101 @@ def test_a_node_that_loses_its_channel_repairs_the_gap_from_the_stream(start_ser
 
     asyncio.run(main())
     node.assert_alive()
+
+
+class FakeRedis:
+    """A TCP server on a Redis port that misbehaves: `mode` is "garbage" (an invalid reply
+    to anything), "cut" (half a reply, then close) or "silent" (reads, never answers)."""
+
+    def __init__(self, port: int, mode: str):
+        self.mode = mode
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(64)
+        self.listener.settimeout(0.1)
+        self.connections = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        open_sockets = []
+        while not self.done.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.connections += 1
+            open_sockets.append(connection)
+            connection.settimeout(0.5)
+            try:
+                connection.recv(65536)
+                if self.mode == "garbage":
+                    connection.sendall(b"!this is not RESP\r\n")
+                elif self.mode == "cut":
+                    connection.sendall(b"*4\r\n$16\r\n0123")
+                    connection.close()
+            except OSError:
+                pass
+        for connection in open_sockets:
+            connection.close()
+        self.listener.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_c_a_redis_that_lies_or_stalls_costs_bounded_memory_and_logs(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    node = start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "f.*=100", "--redis-max-pending", "200")
+
+    async def main():
+        ws, _ = await subscribe_since(node, "f.t", None)
+        api = API(node)
+        api_publish(api, "f.t", {"n": 1})
+        assert (await messages(ws, 1))[0]["offset"] == 1
+        rss_before = rss_kib(node.proc.pid)
+        for mode in ("garbage", "cut", "silent"):
+            redis.kill()
+            fake = FakeRedis(redis.port, mode)
+            try:
+                wait_for(lambda: fake.connections >= 2, 10, f"the node to reach the {mode} server")
+                # A server that answers badly loses the publications sent to it (counted); one
+                # that never answers holds up to --redis-max-pending, then they are refused.
+                statuses = [api.call("POST", "/api/publish/f.t", json.dumps({"n": "lost"}).encode())[0] for _ in range(300)]
+                assert set(statuses) <= {202, 503}, statuses
+                if mode == "silent":
+                    assert statuses.count(503) >= 100, statuses
+                    assert metric(node, "pushwave_redis_publications_refused_total") >= 100
+                await asyncio.sleep(1.5)
+                assert http_get(node.host, node.port, "/healthz")[0] in (200, 503)
+            finally:
+                fake.stop()
+            redis.start()
+            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 200 and redis.numsub("pushwave:f.t") == 1,
+                     10, f"recovery after the {mode} server")
+            # Drain whatever the queued publications delivered, then one more arrives in order.
+            api_publish(api, "f.t", {"n": mode})
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if reply["op"] == "message" and reply["data"] == {"n": mode}:
+                    break
+        assert rss_kib(node.proc.pid) - rss_before < 64 * 1024
+        api.close()
+        await ws.close()
+
+    asyncio.run(main())
+    node.assert_alive()
+    log = node.log_path.read_text(errors="replace")
+    assert "closing the connection" in log  # the garbage, named
+    assert "the server closed the connection" in log  # the cut reply
+    assert "publications may have been lost" in log
