@@ -3,11 +3,13 @@
 /// same server do not all knock again at the same instant.
 public struct ReconnectBackoff: Sendable {
     public var base: Int64 = 100
-    public var limit: Int64 = 5_000
+    /// One second: a server back from a restart is found within about a second, and one
+    /// attempt per second per connection costs nothing while it stays away.
+    public var limit: Int64 = 1_000
     /// Failed attempts since the last success.
     public private(set) var failures = 0
 
-    public init(base: Int64 = 100, limit: Int64 = 5_000) {
+    public init(base: Int64 = 100, limit: Int64 = 1_000) {
         self.base = base
         self.limit = limit
     }

@@ -16,6 +16,14 @@ struct Pages: Sendable {
     /// The plain HTTP pages: they are read, never written to.
     static let readOnly: Set<String> = ["/", "/index.html", "/pushwave.js", "/healthz", "/metrics"]
 
+    /// 200 `ok`; with `--redis`, 503 `degraded: …` while any Redis connection is down (the
+    /// node then delivers nothing and queues or refuses publications, so a load balancer
+    /// should prefer other nodes).
+    private func health() -> ServerResponse {
+        guard let down = metrics.backplaneFigures?.connectionsDown, down > 0 else { return .text(200, "ok\n") }
+        return .text(503, "degraded: \(down) Redis connection\(down == 1 ? " is" : "s are") down\n")
+    }
+
     func respond(to request: ServerRequest) -> ServerResponse? {
         let path = request.head.path
         if Self.readOnly.contains(path), !["GET", "HEAD"].contains(request.head.method) {
@@ -29,7 +37,7 @@ struct Pages: Sendable {
         case "/pushwave.js":
             return .http(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "no-cache")], body: PackageResources.pushwave_js)
         case "/healthz":
-            return .text(200, "ok\n")
+            return health()
         case "/metrics":
             return .http(
                 status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

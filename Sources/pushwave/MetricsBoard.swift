@@ -42,6 +42,11 @@ final class MetricsBoard: Sendable {
         }
     }
 
+    /// The Redis backplane's figures, nil without `--redis` (or before the server listens).
+    var backplaneFigures: BackplaneFigures? {
+        hub.withLock { $0 }?.backplaneFigures
+    }
+
     private func publishEvery250ms(_ context: WebSocketContext) {
         publish(context)
         context.loop.schedule(afterMilliseconds: 250) { [self] in publishEvery250ms(context) }
@@ -74,8 +79,13 @@ final class MetricsBoard: Sendable {
     /// The Prometheus text exposition of all loops' counters.
     func render(current: WebSocketContext) -> [UInt8] {
         let total = totals(current: current)
-        let history = hub.withLock { $0 }?.historyFigures
-        exported.withLock { $0.update(total, history: history) }
+        let hub = hub.withLock { $0 }
+        let history = hub?.historyFigures
+        let backplane = hub?.backplaneFigures
+        exported.withLock {
+            $0.update(total, history: history)
+            $0.update(backplane)
+        }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer
@@ -127,6 +137,27 @@ private struct ExportedMetrics {
     var historyMessages: Metrics.Gauge?
     var historyBytes: Metrics.Gauge?
     var historyTrimmedEarly: TotalCounter?
+
+    /// The Redis backplane's series, made on first use (a process without `--redis` has none).
+    var redisDown: Metrics.Gauge?
+    var redisCounters: [KeyPath<BackplaneFigures, Int>: TotalCounter] = [:]
+
+    mutating func update(_ backplane: BackplaneFigures?) {
+        guard let backplane else { return }
+        if redisDown == nil {
+            redisDown = Metrics.Gauge(label: "pushwave_redis_connections_down")
+            redisCounters = [
+                \.reconnects: TotalCounter("pushwave_redis_reconnects_total"),
+                \.publicationsRefused: TotalCounter("pushwave_redis_publications_refused_total"),
+                \.publicationsLost: TotalCounter("pushwave_redis_publications_lost_total"),
+                \.messagesRepaired: TotalCounter("pushwave_redis_messages_repaired_total"),
+                \.gapsWithoutHistory: TotalCounter("pushwave_redis_gaps_without_history_total"),
+                \.resets: TotalCounter("pushwave_redis_resets_total"),
+            ]
+        }
+        redisDown?.record(backplane.connectionsDown)
+        for path in redisCounters.keys { redisCounters[path]?.report(backplane[keyPath: path]) }
+    }
 
     mutating func update(_ total: MetricsBoard.LoopCounters, history: (messages: Int, bytes: Int, trimmedEarly: Int)?) {
         for path in counters.keys {

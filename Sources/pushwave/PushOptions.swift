@@ -36,6 +36,9 @@ struct PushOptions: ParsableArguments {
     @Option(name: .customLong("redis"), help: ArgumentHelp("Share topics with other processes through Redis, redis://HOST:PORT[/DB] (repeatable: topics are spread over the servers). Password: in the URL or PUSHWAVE_REDIS_PASSWORD.", valueName: "url"))
     var redisURLs: [String] = []
 
+    @Option(help: "With --redis: most publications waiting for an unreachable Redis; more are refused (HTTP 503).")
+    var redisMaxPending = 10_000
+
     func validate() throws {
         for rule in historyRules {
             do { _ = try HistoryRule(parsing: rule) } catch { throw ValidationError("--history \(error.description)") }
@@ -45,6 +48,7 @@ struct PushOptions: ParsableArguments {
         }
         guard historyMaxBytes >= 0 else { throw ValidationError("--history-max-bytes must not be negative") }
         guard maxSubscriptions > 0 else { throw ValidationError("--max-subscriptions must be positive") }
+        guard redisMaxPending > 0 else { throw ValidationError("--redis-max-pending must be positive") }
         for url in redisURLs {
             do { _ = try RedisURL(parsing: url) } catch { throw ValidationError("--redis \(error.description)") }
         }
@@ -62,6 +66,7 @@ struct PushOptions: ParsableArguments {
         configuration.demoTokens = demoTokens
         configuration.maxSubscriptionsPerConnection = maxSubscriptions
         configuration.redis = redisURLs.compactMap { try? RedisURL(parsing: $0) }
+        configuration.redisMaxPending = redisMaxPending
         warnAboutOpenModes(configuration, logger: logger)
         return configuration
     }

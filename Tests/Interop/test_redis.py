@@ -14,29 +14,35 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
 from websockets.asyncio.client import connect
 
 from conftest import free_port
+from conftest import http_get
 from pushutil import API, write_secrets
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
 class RedisServer:
-    def __init__(self, log_dir):
-        self.port = free_port()
+    def __init__(self, log_dir, persistent: bool = False, port: int | None = None):
+        self.port = port or free_port()
         self.log_dir = log_dir
+        # Persistent: an append-only file synced before every reply, so that a restart after
+        # SIGKILL brings back every message any client saw.
+        self.extra = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(log_dir)] if persistent else ["--appendonly", "no"]
         self.process: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
         log = open(self.log_dir / f"redis-{self.port}.log", "ab")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.extra],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -182,10 +188,13 @@ def test_nodes_reconnect_after_redis_dies_and_comes_back(nodes, redis):
             node.assert_alive()
         for n in range(1, 4):
             api_publish(apis[n % len(apis)], "alerts", {"n": n})
-        streams = [await messages(ws, 3) for ws in subscribers]
-        for stream in streams:
+        for ws in subscribers:
+            # Redis lost its data: a new epoch, which tells the subscribers to refetch their
+            # state, then offsets from 1 again.
+            reset = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert reset["op"] == "subscribed" and not reset["recovered"] and reset["offset"] == 0, reset
+            stream = await messages(ws, 3)
             assert [m["data"]["n"] for m in stream] == [1, 2, 3]
-            # Redis lost its data: a new epoch, offsets from 1 again.
             assert [m["offset"] for m in stream] == [1, 2, 3]
         for ws in subscribers:
             await ws.close()
@@ -240,3 +249,324 @@ def test_topics_are_spread_over_several_redis_servers(start_server, redis, tmp_p
             node.assert_alive()
     finally:
         other.stop()
+
+
+async def subscribe_since(node, topic: str, since: dict | None):
+    ws = await connect(node.ws_url("/ws"), max_size=None)
+    command = {"op": "subscribe", "topic": topic}
+    if since is not None:
+        command["since"] = since
+    await ws.send(json.dumps(command))
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply["op"] == "subscribed", reply
+    return ws, reply
+
+
+def test_a_client_moved_to_another_node_recovers_from_the_stream(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    a, b = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "hist.*=100") for _ in range(2)]
+
+    async def main():
+        api_a, api_b = API(a), API(b)
+        ws, reply = await subscribe_since(a, "hist.x", None)
+        epoch = reply["epoch"]
+        assert reply["offset"] == 0
+        for n in range(1, 6):
+            api_publish(api_a, "hist.x", {"n": n})
+        seen = await messages(ws, 5)
+        assert [m["offset"] for m in seen] == [1, 2, 3, 4, 5]
+        await ws.close()
+        # Published while the client is away, on the other node (which has no subscriber).
+        for n in range(6, 11):
+            api_publish(api_b, "hist.x", {"n": n})
+        wait_for(lambda: redis.command("XLEN", "pushwave:hist.x:stream") == "10", 10, "the stream to hold 10 messages")
+        ws, reply = await subscribe_since(b, "hist.x", {"offset": 5, "epoch": epoch})
+        assert reply["recovered"] is True and reply["offset"] == 10 and reply["epoch"] == epoch, reply
+        recovered = await messages(ws, 5)
+        assert [(m["offset"], m["data"]["n"]) for m in recovered] == [(n, n) for n in range(6, 11)]
+        api_publish(api_a, "hist.x", {"n": 11})
+        assert [(m["offset"], m["data"]["n"]) for m in await messages(ws, 1)] == [(11, 11)]
+        # A second client on B recovers from B's history, which the stream filled.
+        other, reply = await subscribe_since(b, "hist.x", {"offset": 2, "epoch": epoch})
+        assert reply["recovered"] is True and reply["offset"] == 11, reply
+        assert [m["offset"] for m in await messages(other, 9)] == list(range(3, 12))
+        # Too far back (the rule keeps 100) or another epoch: recovered:false.
+        for n in range(12, 120):
+            api_publish(api_b, "hist.x", {"n": n})
+        await messages(ws, 108)
+        far, reply = await subscribe_since(a, "hist.x", {"offset": 5, "epoch": epoch})
+        assert reply["recovered"] is False and reply["offset"] == 119 and reply["epoch"] == epoch, reply
+        stale, reply = await subscribe_since(b, "hist.x", {"offset": 5, "epoch": "0000000000000000"})
+        assert reply["recovered"] is False and reply["offset"] == 119, reply
+        for socket_ in (ws, other, far, stale):
+            await socket_.close()
+        api_a.close()
+        api_b.close()
+
+    asyncio.run(main())
+    a.assert_alive()
+    b.assert_alive()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_redis_restart_loses_no_message_on_topics_with_history(start_server, tmp_path):
+    redis = RedisServer(tmp_path, persistent=True)
+    try:
+        keys, _ = write_secrets(tmp_path)
+        nodes = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--threads", "2", "--history", "live.*=100000")
+                 for _ in range(3)]
+        asyncio.run(publish_through_a_restart(nodes, redis))
+        for node in nodes:
+            node.assert_alive()
+    finally:
+        redis.stop()
+
+
+async def publish_through_a_restart(nodes, redis):
+    subscribers = [(await subscribe_since(node, "live.feed", None))[0] for node in nodes]
+    wait_for(lambda: redis.numsub("pushwave:live.feed") == len(nodes), 10, "one subscription per node")
+    answers: dict[int, tuple[int, float]] = {}  # n -> (status, when)
+    stop = threading.Event()
+
+    def publish() -> None:
+        apis = [API(node) for node in nodes]
+        n, start = 0, time.monotonic()
+        while not stop.is_set() and time.monotonic() - start < 10:
+            n += 1
+            status, _, _ = apis[n % len(apis)].call("POST", "/api/publish/live.feed", json.dumps({"n": n}).encode())
+            answers[n] = (status, time.monotonic())
+            time.sleep(0.01)
+        for api in apis:
+            api.close()
+
+    received: list[list[tuple[float, dict]]] = [[] for _ in subscribers]
+
+    async def read(index: int, ws) -> None:
+        try:
+            while True:
+                received[index].append((time.monotonic(), json.loads(await ws.recv())))
+        except Exception:
+            return
+
+    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(subscribers)]
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    await asyncio.sleep(3)
+    redis.kill()
+    killed = time.monotonic()
+    cpu_before = [cpu_seconds(node.proc.pid) for node in nodes]
+    await asyncio.sleep(1.5)
+    # While Redis is away the nodes wait (backoff), they do not spin; /healthz says so.
+    cpu_used = [cpu_seconds(node.proc.pid) - before for node, before in zip(nodes, cpu_before)]
+    assert all(used < 0.5 for used in cpu_used), cpu_used
+    assert http_get(nodes[0].host, nodes[0].port, "/healthz")[0] == 503
+    await asyncio.to_thread(redis.start)
+    back = time.monotonic()
+    await asyncio.to_thread(publisher.join, 20)
+    assert not publisher.is_alive()
+    # Let everything settle, then compare with what Redis itself kept.
+    await asyncio.sleep(3)
+    for reader in readers:
+        reader.cancel()
+    stream = redis_stream(redis, "pushwave:live.feed:stream")
+    assert len(stream) > 100
+    assert [offset for offset, _ in stream] == list(range(1, len(stream) + 1))
+    for index, messages_ in enumerate(received):
+        replies = [reply for _, reply in messages_]
+        assert all(r["op"] == "message" for r in replies), [r for r in replies if r["op"] != "message"][:3]
+        assert [(r["offset"], r["data"]["n"]) for r in replies] == stream, f"node {index}"
+        resumed = [when for when, _ in messages_ if when > back]
+        assert resumed and resumed[0] - back < 2, "delivery did not resume within 2 s"
+    # What Redis did not keep: refused (503), or in flight when it died (202, a handful).
+    kept = {n for _, n in stream}
+    missing = [n for n, (status, _) in answers.items() if n not in kept]
+    accepted_missing = [n for n in missing if answers[n][0] == 202]
+    assert all(answers[n][0] in (202, 503) for n in missing)
+    assert len(accepted_missing) <= 20, accepted_missing
+    assert all(abs(answers[n][1] - killed) < 1 for n in accepted_missing), accepted_missing
+    assert http_get(nodes[0].host, nodes[0].port, "/healthz")[0] == 200
+    for ws in subscribers:
+        await ws.close()
+
+
+def resp_call(port: int, *args: str):
+    """One command to the Redis on `port`, its reply parsed (bulk strings as bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        request = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+        connection.sendall(request)
+        reader = connection.makefile("rb")
+
+        def value():
+            line = reader.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind in (b"+", b"-"):
+                return rest.decode()
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                return None if int(rest) < 0 else reader.read(int(rest) + 2)[:-2]
+            if kind == b"*":
+                return None if int(rest) < 0 else [value() for _ in range(int(rest))]
+            raise AssertionError(f"unexpected reply {line!r}")
+
+        return value()
+
+
+def redis_stream(redis, key: str) -> list[tuple[int, int]]:
+    """(offset, n) of every entry of a topic's stream."""
+    entries = []
+    for entry_id, fields in resp_call(redis.port, "XRANGE", key, "-", "+"):
+        values = dict(zip(fields[::2], fields[1::2]))
+        entries.append((int(entry_id.decode().split("-")[0]), json.loads(values[b"d"][1:])["n"]))
+    return entries
+
+
+def metric(node, name: str) -> float:
+    _, _, body = http_get(node.host, node.port, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_node_that_loses_its_channel_repairs_the_gap_from_the_stream(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    node, publisher = [start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "kept.*=1000") for _ in range(2)]
+
+    async def main():
+        kept, _ = await subscribe_since(node, "kept.t", None)
+        plain, _ = await subscribe_since(node, "plain.t", None)
+        wait_for(lambda: redis.numsub("pushwave:kept.t") == 1 and redis.numsub("pushwave:plain.t") == 1, 10, "subscriptions")
+        api = API(publisher)
+        for n in range(1, 4):
+            api_publish(api, "kept.t", {"n": n})
+            api_publish(api, "plain.t", {"n": n})
+        await messages(kept, 3)
+        await messages(plain, 3)
+        # Cut the node's subscriber connection; publish before it resubscribes.
+        resp_call(redis.port, "CLIENT", "KILL", "TYPE", "pubsub")
+        for n in range(4, 30):
+            api_publish(api, "kept.t", {"n": n})
+            api_publish(api, "plain.t", {"n": n})
+        wait_for(lambda: redis.numsub("pushwave:kept.t") == 1, 10, "the node to resubscribe")
+        api_publish(api, "kept.t", {"n": 30})
+        api_publish(api, "plain.t", {"n": 30})
+        # The topic with history: every offset, in order, no reset.
+        got = await messages(kept, 27)
+        assert [(m["offset"], m["data"]["n"]) for m in got] == [(n, n) for n in range(4, 31)]
+        assert metric(node, "pushwave_redis_messages_repaired_total") >= 1
+        # Without history: the offsets jump, which is counted.
+        tail = []
+        while not tail or tail[-1]["data"]["n"] != 30:
+            tail += await messages(plain, 1)
+        assert tail[-1]["offset"] == 30
+        assert metric(node, "pushwave_redis_gaps_without_history_total") == 1
+        assert metric(node, "pushwave_redis_reconnects_total") >= 1
+        api.close()
+        for ws in (kept, plain):
+            await ws.close()
+
+    asyncio.run(main())
+    node.assert_alive()
+
+
+class FakeRedis:
+    """A TCP server on a Redis port that misbehaves: `mode` is "garbage" (an invalid reply
+    to anything), "cut" (half a reply, then close) or "silent" (reads, never answers)."""
+
+    def __init__(self, port: int, mode: str):
+        self.mode = mode
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(64)
+        self.listener.settimeout(0.1)
+        self.connections = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        open_sockets = []
+        while not self.done.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.connections += 1
+            open_sockets.append(connection)
+            connection.settimeout(0.5)
+            try:
+                connection.recv(65536)
+                if self.mode == "garbage":
+                    connection.sendall(b"!this is not RESP\r\n")
+                elif self.mode == "cut":
+                    connection.sendall(b"*4\r\n$16\r\n0123")
+                    connection.close()
+            except OSError:
+                pass
+        for connection in open_sockets:
+            connection.close()
+        self.listener.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_c_a_redis_that_lies_or_stalls_costs_bounded_memory_and_logs(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    node = start_server("--api-key-file", str(keys), "--redis", redis.url, "--history", "f.*=100", "--redis-max-pending", "200")
+
+    async def main():
+        ws, _ = await subscribe_since(node, "f.t", None)
+        api = API(node)
+        api_publish(api, "f.t", {"n": 1})
+        assert (await messages(ws, 1))[0]["offset"] == 1
+        rss_before = rss_kib(node.proc.pid)
+        for mode in ("garbage", "cut", "silent"):
+            redis.kill()
+            fake = FakeRedis(redis.port, mode)
+            try:
+                wait_for(lambda: fake.connections >= 2, 10, f"the node to reach the {mode} server")
+                # A server that answers badly loses the publications sent to it (counted); one
+                # that never answers holds up to --redis-max-pending, then they are refused.
+                statuses = [api.call("POST", "/api/publish/f.t", json.dumps({"n": "lost"}).encode())[0] for _ in range(300)]
+                assert set(statuses) <= {202, 503}, statuses
+                if mode == "silent":
+                    assert statuses.count(503) >= 100, statuses
+                    assert metric(node, "pushwave_redis_publications_refused_total") >= 100
+                await asyncio.sleep(1.5)
+                assert http_get(node.host, node.port, "/healthz")[0] in (200, 503)
+            finally:
+                fake.stop()
+            redis.start()
+            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 200 and redis.numsub("pushwave:f.t") == 1,
+                     10, f"recovery after the {mode} server")
+            # Drain whatever the queued publications delivered, then one more arrives in order.
+            api_publish(api, "f.t", {"n": mode})
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if reply["op"] == "message" and reply["data"] == {"n": mode}:
+                    break
+        assert rss_kib(node.proc.pid) - rss_before < 64 * 1024
+        api.close()
+        await ws.close()
+
+    asyncio.run(main())
+    node.assert_alive()
+    log = node.log_path.read_text(errors="replace")
+    assert "closing the connection" in log  # the garbage, named
+    assert "the server closed the connection" in log  # the cut reply
+    assert "publications may have been lost" in log

@@ -22,9 +22,12 @@ import WebSocket
     }
 
     @Test func theScriptIsNamedByItsSHA1() {
-        #expect(PublishScript.sha1.count == 40)
-        #expect(PublishScript.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
-        #expect(PublishScript.arguments(topic: "t", body: [], newEpoch: "e")[1] == Array(PublishScript.sha1.utf8))
+        for script in BackplaneScript.all {
+            #expect(script.sha1.count == 40)
+            #expect(script.sha1.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        }
+        #expect(BackplaneScript.publishArguments(topic: "t", body: [], newEpoch: "e", shape: .none)[1] == Array(BackplaneScript.publish.sha1.utf8))
+        #expect(BackplaneScript.rangeArguments(topic: "t", first: 1, count: 0, newEpoch: "e")[1] == Array(BackplaneScript.range.sha1.utf8))
     }
 
     @Test func channelsNameTheirTopic() {
@@ -99,5 +102,86 @@ import WebSocket
             thread.stop()
         }
         #expect(released == nil)
+    }
+}
+
+@Suite struct StreamReplyTests {
+    private func entry(_ offset: UInt64, _ body: String, epoch: String = "E", time: Int64 = 1_000) -> RESPValue {
+        .array([.bulk(Array("\(offset)-0".utf8)), .array([
+            .bulk(Array("d".utf8)), .bulk(Array(body.utf8)), .bulk(Array("e".utf8)), .bulk(Array(epoch.utf8)),
+            .bulk(Array("t".utf8)), .bulk(Array(String(time).utf8)),
+        ])])
+    }
+
+    private func reply(offset: Int64, _ entries: [RESPValue]) -> RESPValue {
+        .array([.bulk(Array("E".utf8)), .integer(offset), .integer(2_000), .array(entries)])
+    }
+
+    @Test func aReplyOfTheRangeScriptIsRead() throws {
+        let range = try StreamRange(parsing: reply(offset: 3, [entry(2, "ta"), entry(3, "b\u{1}")]), first: 2)
+        #expect(range.position == StreamPosition(offset: 3, epoch: "E"))
+        #expect(range.now == 2_000)
+        #expect(range.entries == [
+            StreamRange.Entry(offset: 2, epoch: "E", publishedAt: 1_000, kind: .text, payload: Array("a".utf8)),
+            StreamRange.Entry(offset: 3, epoch: "E", publishedAt: 1_000, kind: .binary, payload: [1]),
+        ])
+    }
+
+    @Test(arguments: [
+        RESPValue.null, .array([]), .error("NOSCRIPT"),
+        .array([.null, .integer(1), .integer(0), .array([])]),  // no epoch
+        .array([.bulk(Array("a b".utf8)), .integer(1), .integer(0), .array([])]),  // a space in the epoch
+        .array([.bulk(Array("E".utf8)), .integer(-1), .integer(0), .array([])]),
+        .array([.bulk(Array("E".utf8)), .integer(1), .integer(0), .bulk([])]),
+    ])
+    func repliesOfAnotherShapeAreRefused(_ value: RESPValue) {
+        #expect(throws: StreamRange.Malformed.self) { try StreamRange(parsing: value, first: 1) }
+    }
+
+    @Test func entriesThatLieAboutTheirOffsetsAreRefused() {
+        // Out of order, before the first asked for, beyond the topic's offset, a bad id or kind.
+        for entries in [[entry(3, "ta"), entry(2, "tb")], [entry(1, "ta")], [entry(9, "ta")], [entry(2, "xa")], [entry(2, "ta"), entry(2, "ta")]] {
+            #expect(throws: StreamRange.Malformed.self) { try StreamRange(parsing: reply(offset: 5, entries), first: 2) }
+        }
+        let badID = RESPValue.array([.bulk(Array("2-1".utf8)), .array([])])
+        #expect(throws: StreamRange.Malformed.self) { try StreamRange(parsing: reply(offset: 5, [badID]), first: 2) }
+    }
+
+    @Test func arrivalsAreClassified() {
+        let local = StreamPosition(offset: 5, epoch: "E")
+        #expect(Arrival(StreamPosition(offset: 6, epoch: "E"), after: local) == .next)
+        #expect(Arrival(StreamPosition(offset: 5, epoch: "E"), after: local) == .replay)
+        #expect(Arrival(StreamPosition(offset: 1, epoch: "E"), after: local) == .replay)
+        #expect(Arrival(StreamPosition(offset: 9, epoch: "E"), after: local) == .gap(missing: 6...8))
+        #expect(Arrival(StreamPosition(offset: 6, epoch: "F"), after: local) == .newEpoch)
+    }
+
+    @Test func aRecoveryJoinsTheStreamAndTheLocalHistory() throws {
+        let store = HistoryStore(maxBytes: 1 << 20, limits: { _ in HistoryLimits(maxCount: 10) })
+        // The node has 4...6 locally; the stream read gave 2...5 (read before 6 arrived).
+        store.restart("t", at: StreamPosition(offset: 3, epoch: "E"), with: [])
+        for offset in UInt64(4)...6 { _ = store.append("t", payload: [UInt8(offset)], isText: false, now: 0, at: StreamPosition(offset: offset, epoch: "E")) }
+        let range = try StreamRange(parsing: reply(offset: 5, (2...5).map { entry(UInt64($0), "b\u{0}") }), first: 2)
+        let recovery = range.recovery(since: StreamPosition(offset: 1, epoch: "E"), topic: "t", local: store, limits: HistoryLimits(maxCount: 10), now: 0)
+        guard case .recovered(let missed, let current) = recovery else {
+            Issue.record("not recovered: \(recovery)")
+            return
+        }
+        #expect(missed.map(\.offset) == [2, 3, 4, 5, 6])
+        #expect(current == StreamPosition(offset: 6, epoch: "E"))
+        // Another epoch, too far back for the count limit, or too old: not recoverable.
+        let elsewhere = range.recovery(since: StreamPosition(offset: 1, epoch: "F"), topic: "t", local: store, limits: HistoryLimits(maxCount: 10), now: 0)
+        #expect(elsewhere == .notRecoverable(current: current))
+        let tooFar = range.recovery(since: StreamPosition(offset: 1, epoch: "E"), topic: "t", local: store, limits: HistoryLimits(maxCount: 3), now: 0)
+        #expect(tooFar == .notRecoverable(current: current))
+        let tooOld = range.recovery(since: StreamPosition(offset: 1, epoch: "E"), topic: "t", local: store,
+                                    limits: HistoryLimits(maxCount: 10, maxAgeMilliseconds: 500), now: 0)
+        #expect(tooOld == .notRecoverable(current: current))
+    }
+
+    @Test func aSyncKeepsOnlyTheTailThatReachesTheCurrentOffset() throws {
+        let range = try StreamRange(parsing: reply(offset: 6, [entry(1, "ta"), entry(3, "tb"), entry(4, "tc", epoch: "old"), entry(5, "td"), entry(6, "te")]), first: 0)
+        #expect(range.currentTail(now: 10_000).map(\.offset) == [5, 6])
+        #expect(range.currentTail(now: 10_000).first?.publishedAt == 9_000)
     }
 }

@@ -4,7 +4,7 @@ import WebSocket
 /// `OFFSET SP EPOCH SP KIND PAYLOAD`, where OFFSET is decimal, EPOCH has no space, and KIND
 /// is one byte, `t` (text) or `b` (binary), directly followed by the payload's bytes.
 ///
-/// The publish script (`PublishScript`) writes the offset and epoch, which Redis assigns;
+/// The publish script (`BackplaneScript.publish`) writes the offset and epoch, which Redis assigns;
 /// the publishing node sends only KIND PAYLOAD.
 struct BackplaneFrame: Equatable {
     var position: StreamPosition

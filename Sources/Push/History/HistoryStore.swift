@@ -65,6 +65,25 @@ public final class HistoryStore {
         return appendNext(to: history, payload: payload, isText: isText, now: now)
     }
 
+    /// Starts `topic`'s stream anew at `position` (an epoch and offset read from Redis),
+    /// keeping `entries`, which must be the messages right before it, oldest first. What the
+    /// stream held before is dropped: it was a cache of an older read.
+    public func restart(_ topic: String, at position: StreamPosition, with entries: [HistoryEntry]) {
+        if let old = topics[topic] { accounting(old) { while $0.dropOldest() != nil {} } }
+        let history = TopicHistory(name: topic, epoch: position.epoch, limits: limitsForTopic(topic))
+        topics[topic] = history
+        for entry in entries where entry.offset > history.position.offset && entry.offset <= position.offset {
+            history.skip(to: entry.offset - 1)
+            _ = appendNext(to: history, payload: entry.payload, isText: entry.isText, now: entry.publishedAt)
+        }
+        history.skip(to: position.offset)
+    }
+
+    /// The history limits of `topic`.
+    public func limits(for topic: String) -> HistoryLimits {
+        limitsForTopic(topic)
+    }
+
     private func appendNext(to history: TopicHistory, payload: [UInt8], isText: Bool, now: Int64) -> HistoryEntry {
         let sequence = nextSequence
         nextSequence += 1

@@ -14,10 +14,17 @@ import WebSocket
 /// subscriber.
 public final class TopicHub: Sendable {
     /// What the hub keeps under its lock.
-    private struct State: ~Copyable {
+    struct State: ~Copyable {
         var history: HistoryStore
         /// Open subscriptions per topic, over all loops and both protocols.
         var subscribers: [String: Int] = [:]
+        /// With a backplane: where each subscribed topic stands against Redis.
+        var sync: [String: TopicSync] = [:]
+        /// Numbers the reads that sync a topic, so that a late answer to an earlier one is
+        /// recognised.
+        var nextSyncGeneration: UInt64 = 1
+        /// The hub's share of the backplane's figures (repairs, gaps, resets).
+        var figures = BackplaneFigures()
     }
 
     /// Where publications go, set once the server listens.
@@ -27,7 +34,7 @@ public final class TopicHub: Sendable {
         var backplane: RedisBackplane?
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let links: Mutex<Links> = Mutex(Links())
 
     public init(history: sending HistoryStore) {
@@ -44,7 +51,21 @@ public final class TopicHub: Sendable {
         links.withLock { $0.backplane = backplane }
     }
 
-    private var backplane: RedisBackplane? { links.withLock { $0.backplane } }
+    var backplane: RedisBackplane? { links.withLock { $0.backplane } }
+
+    var targets: [WebSocketContext] { links.withLock { $0.contexts } }
+
+    /// With a backplane, its figures and the hub's (repaired messages, gaps, resets).
+    public var backplaneFigures: BackplaneFigures? {
+        guard let backplane else { return nil }
+        var figures = state.withLock { $0.figures }
+        let connections = backplane.figures
+        figures.connectionsDown = connections.connectionsDown
+        figures.reconnects = connections.reconnects
+        figures.publicationsRefused = connections.publicationsRefused
+        figures.publicationsLost = connections.publicationsLost
+        return figures
+    }
 
     /// Without a backplane nil; with one, whether all its Redis connections are up (for a
     /// health check to report the server degraded).
@@ -77,22 +98,21 @@ public final class TopicHub: Sendable {
     }
 
     /// A message that came back from the backplane, with the position Redis gave it: the
-    /// same local path as `publish`. A position this node has passed already is dropped.
-    func deliver(_ topic: String, _ frame: BackplaneFrame, now: Int64 = MonotonicClock.milliseconds()) {
-        let targets = links.withLock { $0.contexts }
+    /// same local path as `publish`, once the topic is in step with Redis (`TopicSync`).
+    func deliver(_ topic: String, _ frame: BackplaneFrame) {
+        guard let backplane else { return }
+        let targets = targets
         state.withLock { state in
             // Between the last local unsubscribe and the channel's release, messages still
             // come: nobody here wants them, and keeping them would recreate a forgotten stream.
-            guard state.subscribers[topic] != nil,
-                let entry = state.history.append(topic, payload: frame.payload, isText: frame.kind == .text, now: now, at: frame.position)
-            else { return }
-            _ = Self.fanOut(entry, of: topic, kind: frame.kind, to: targets, state: &state)
+            guard state.subscribers[topic] != nil else { return }
+            arrive(topic, frame, state: &state, backplane: backplane, targets: targets)
         }
     }
 
     /// Queues a message to every loop; called under the lock, and each loop's task queue is
     /// FIFO, so offset order holds on every loop.
-    private static func fanOut(_ entry: HistoryEntry, of topic: String, kind: MessageKind, to targets: [WebSocketContext], state: inout State) -> Int {
+    static func fanOut(_ entry: HistoryEntry, of topic: String, kind: MessageKind, to targets: [WebSocketContext], state: inout State) -> Int {
         let subscribers = state.subscribers[topic] ?? 0
         guard subscribers > 0 else { return 0 }
         let envelope = Envelope.message(topic: topic, entry: entry)
@@ -115,7 +135,7 @@ public final class TopicHub: Sendable {
     /// Registers a subscription (raw or `/ws`) for the counts; `unsubscribed` undoes it.
     func subscribed(_ topic: String) {
         let backplane = backplane
-        state.withLock { Self.count(topic, in: &$0, backplane: backplane) }
+        state.withLock { count(topic, in: &$0, backplane: backplane) }
     }
 
     func unsubscribed(_ topic: String) {
@@ -125,16 +145,21 @@ public final class TopicHub: Sendable {
             state.subscribers[topic] = remaining > 0 ? remaining : nil
             if remaining <= 0 {
                 state.history.forget(topic)
+                // Its channel goes: what the node has is no longer kept in step with Redis.
+                state.sync[topic] = nil
                 // Under the lock, so the backplane sees first and last subscribers in order.
                 backplane?.interest(topic, false)
             }
         }
     }
 
-    /// One more subscription; the first of a topic tells the backplane (under the lock).
-    private static func count(_ topic: String, in state: inout State, backplane: RedisBackplane?) {
+    /// One more subscription; the first of a topic tells the backplane (under the lock),
+    /// and starts reading where the topic stands in Redis.
+    private func count(_ topic: String, in state: inout State, backplane: RedisBackplane?) {
         state.subscribers[topic, default: 0] += 1
-        if state.subscribers[topic] == 1 { backplane?.interest(topic, true) }
+        guard state.subscribers[topic] == 1, let backplane else { return }
+        backplane.interest(topic, true)
+        if state.sync[topic] == nil { beginSync(topic, state: &state, backplane: backplane) }
     }
 
     /// Starts a `/ws` subscription on `loop`: `start` runs there with the recovery (every
@@ -145,7 +170,10 @@ public final class TopicHub: Sendable {
                    start: @escaping @Sendable (Recovery) -> Void) {
         let backplane = backplane
         state.withLock { state in
-            Self.count(topic, in: &state, backplane: backplane)
+            count(topic, in: &state, backplane: backplane)
+            if let backplane {
+                return subscribeThroughRedis(topic, since: since, on: loop, state: &state, backplane: backplane, start: start)
+            }
             // Without a position there is nothing to recover: the client starts from now.
             let recovery = since.map { state.history.recover(topic, since: $0, now: now) }
                 ?? .notRecoverable(current: state.history.position(of: topic))

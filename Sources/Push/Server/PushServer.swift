@@ -64,9 +64,9 @@ public final class PushServer: Sendable {
 
     /// All Redis I/O runs on one loop; its messages reach the others through the hub.
     private func startBackplane(on loop: EventLoop) {
-        let backplane = RedisBackplane(loop: loop, urls: configuration.redis, maxPending: configuration.redisMaxPending, logger: logger) {
-            [weak hub] topic, frame in hub?.deliver(topic, frame)
-        }
+        let rules = configuration.history
+        let backplane = RedisBackplane(loop: loop, urls: configuration.redis, maxPending: configuration.redisMaxPending, logger: logger,
+                                       limits: { HistoryRule.limits(for: $0, in: rules) }) { [weak hub] topic, frame in hub?.deliver(topic, frame) }
         hub.attach(backplane)
         backplane.start()
         logger.info("topics are shared through Redis: \(configuration.redis.map(\.description).joined(separator: ", "))")
