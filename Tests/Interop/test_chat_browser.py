@@ -49,7 +49,7 @@ def chromium_binary() -> str:
 class Browser:
     """A headless Chromium process, stopped by PID."""
 
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, extra_args: tuple[str, ...] = ()):
         self.profile = Path(tempfile.mkdtemp(prefix="pushwave-chromium-"))
         self.log_path = self.profile / "chromium.log"
         self._log = open(self.log_path, "wb")
@@ -69,6 +69,7 @@ class Browser:
             "--disable-backgrounding-occluded-windows",
             "--disable-dev-shm-usage",
             "--window-size=900,700",
+            *extra_args,
             "about:blank",
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)

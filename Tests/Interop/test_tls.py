@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import os
 import signal
 import socket
@@ -326,3 +327,32 @@ async def test_sighup_reloads_the_certificate_and_keeps_connections(start_tls, c
     finally:
         problem = server.stop(check=False)
     assert problem is None, problem
+
+
+def test_sighup_with_1000_clients_connected_drops_none(start_tls, pushwave_load_bin, certs):
+    """1,000 wss:// connections held by pushwave-load across a reload: none is closed."""
+    server = start_tls()
+    holder = subprocess.Popen(
+        [str(pushwave_load_bin), "connect", "--url", f"wss://localhost:{server.port}/echo", "--ca", str(certs / "ca.pem"),
+         "--connections", "1000", "--threads", "1", "--duration", "6", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, body = server.https_get("/metrics")
+            open_now = [line for line in body.decode().splitlines() if line.startswith("pushwave_connections_open ")]
+            if status == 200 and open_now and float(open_now[0].split()[1]) >= 1000:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("1,000 connections did not open")
+        os.kill(server.pid, signal.SIGHUP)
+        stdout, stderr = holder.communicate(timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 0, stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["connected"] == 1000 and report["error_total"] == 0, report
+    assert "TLS certificates reloaded" in server.log_tail()
