@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave",
             dependencies: [
-                "Reactor", "WebSocket", "Push", "TLS", "Redis", "WebSocketService",
+                "CEpollShim", "Reactor", "WebSocket", "Push", "TLS", "Redis", "WebSocketService",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -56,6 +56,10 @@ int pw_tcp_socket(int family);
 /// setsockopt(SOL_SOCKET, SO_REUSEADDR / SO_REUSEPORT) and (IPPROTO_TCP, TCP_NODELAY).
 int pw_set_reuseaddr(int fd, int on);
 int pw_set_reuseport(int fd, int on);
+
+/// Asks the kernel to send `signal` to this process when its parent exits (prctl
+/// PR_SET_PDEATHSIG; prctl is variadic, which Swift cannot call). 0, or -1 with errno.
+int pw_set_parent_death_signal(int signal);
 int pw_set_nodelay(int fd, int on);
 /// SO_LINGER with the given timeout; `seconds` = 0 makes close() send a reset.
 int pw_set_linger(int fd, int on, int seconds);

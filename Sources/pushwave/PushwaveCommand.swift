@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import Metrics
 import Prometheus
+import CEpollShim
 import Dispatch
 import Reactor
 import Push
@@ -57,7 +58,9 @@ struct PushwaveCommand: AsyncParsableCommand {
             exit(withError: error)
         }
         do {
-            if let command = command as? PushwaveCommand {
+            if let command = command as? PushwaveCommand, command.processes > 1, command.workerIndex == nil {
+                try command.supervise(commandLine: commandLine)
+            } else if let command = command as? PushwaveCommand {
                 try command.runBlocking()
             } else {
                 try command.run()
@@ -65,6 +68,16 @@ struct PushwaveCommand: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `--processes N`: starts and supervises the workers; returns only by exiting.
+    private func supervise(commandLine: [String]) throws {
+        bootstrapLogging()
+        let logger = Logger(label: "pushwave")
+        let supervisor = WorkerSupervisor(
+            count: processes, arguments: ["pushwave"] + WorkerSupervisor.workerCommandLine(commandLine),
+            maxConnections: maxConnections, logger: logger)
+        try supervisor.run()
     }
 
     /// Runs the async `run()` on the concurrency runtime's threads while the main thread
@@ -97,6 +110,12 @@ struct PushwaveCommand: AsyncParsableCommand {
 
     @Option(help: "Event loops, one thread each.")
     var threads = 1
+
+    @Option(help: "Worker processes sharing the port (SO_REUSEPORT), each with --threads loops and its own descriptor limit; supervised. Topics span the workers only with --redis.")
+    var processes = 1
+
+    @Option(help: .hidden)
+    var workerIndex: Int?
 
     @Option(help: "Largest message (and frame) accepted from a client, in bytes; larger ones are closed with 1009.")
     var maxMessageSize = 16 * 1024 * 1024
@@ -143,6 +162,8 @@ struct PushwaveCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
+        guard (1...1024).contains(processes) else { throw ValidationError("--processes must be between 1 and 1024") }
+        guard processes == 1 || port != 0 else { throw ValidationError("--processes needs a fixed --port: every worker listens on it") }
         guard maxMessageSize > 0, maxMessageSize <= FrameLimits.largestSupportedSize else {
             throw ValidationError("--max-message-size must be between 1 and \(FrameLimits.largestSupportedSize)")
         }
@@ -160,13 +181,12 @@ struct PushwaveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        bootstrapLogging()
+        if workerIndex != nil {
+            // A worker ends with its supervisor, however the supervisor ends.
+            _ = pw_set_parent_death_signal(SIGTERM)
         }
-        let logger = Logger(label: "pushwave")
+        let logger = Logger(label: workerIndex.map { "pushwave.worker.\($0)" } ?? "pushwave")
         let connectionLimit = Self.connectionLimit(wanted: maxConnections, logger: logger)
 
         // Bad files end the program before it listens, with the reason (TLSError) and status 1.
@@ -178,7 +198,7 @@ struct PushwaveCommand: AsyncParsableCommand {
             let requested = try SocketAddress(host: host, port: port)
             if rawEcho {
                 server = nil
-                address = try Self.listenRawEcho(on: group.loops, address: requested)
+                address = try Self.listenRawEcho(on: group.loops, address: requested, sharesPort: workerIndex != nil)
             } else {
                 // Process-wide, as swift-metrics wants: libraries that report through it
                 // show up at /metrics too.
@@ -190,7 +210,7 @@ struct PushwaveCommand: AsyncParsableCommand {
                     configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger
                 ) { pages.respond(to: $0) }
                 address = try pushServer.listen(
-                    on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096, tls: tls)
+                    on: group.loops, address: requested, maxConnections: connectionLimit, backlog: 4096, tls: tls, sharesPort: workerIndex != nil)
                 metrics.attach(pushServer)
                 server = pushServer
             }
@@ -230,6 +250,15 @@ struct PushwaveCommand: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(
                 services: [signals, main], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
+    }
+
+    private func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
 
     /// SIGHUP: re-reads what can change while running: the API keys and the TLS files.
@@ -274,9 +303,10 @@ struct PushwaveCommand: AsyncParsableCommand {
         return configuration
     }
 
-    private static func listenRawEcho(on loops: [EventLoop], address: SocketAddress) throws -> SocketAddress {
+    private static func listenRawEcho(on loops: [EventLoop], address: SocketAddress, sharesPort: Bool) throws -> SocketAddress {
         var options = TCPListener.Options()
         options.backlog = 4096
+        options.reusePort = sharesPort
         return try TCPListener.open(on: loops, address: address, options: options) { _ in
             { RawEchoConnection(loop: $0) }
         }.address

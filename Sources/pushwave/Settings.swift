@@ -25,7 +25,8 @@ struct SettingsResolver {
 
     /// The settings of `pushwave`, by flag name. The secrets (`PUSHWAVE_API_KEY`,
     /// `PUSHWAVE_TOKEN_SECRET`) are environment values of their own and have no flag, so
-    /// they are not here; neither is `--config`, which would make files include files.
+    /// they are not here; neither is `--config`, which would make files include files, nor
+    /// the hidden `--worker-index` that `--processes` gives its workers.
     static let settings: [String: Kind] = [
         "host": .option, "port": .option, "threads": .option, "max-message-size": .option,
         "max-connections": .option, "idle-timeout": .option, "ping-interval": .option,
@@ -36,7 +37,8 @@ struct SettingsResolver {
         "deflate-memory-level": .option, "raw-echo": .flag(hasInversion: false),
         "history": .repeatable, "history-max-bytes": .option, "api-key-file": .option,
         "token-secret-file": .option, "allowed-origin": .repeatable, "demo-tokens": .flag(hasInversion: false),
-        "max-subscriptions": .option, "redis": .repeatable,
+        "max-subscriptions": .option, "redis": .repeatable, "redis-max-pending": .option,
+        "processes": .option,
     ]
 
     /// A setting added from the environment or the file.

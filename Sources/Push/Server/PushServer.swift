@@ -51,13 +51,16 @@ public final class PushServer: Sendable {
     }
 
     /// Listens on every loop (one `SO_REUSEPORT` listener each), with TLS when `tls` is
-    /// given; returns the bound address.
+    /// given; returns the bound address. `sharesPort` lets other processes listen on the
+    /// same port (see `WebSocketServer.listen`).
     @discardableResult
     public func listen(
-        on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024, tls: TLSContext? = nil
+        on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024, tls: TLSContext? = nil,
+        sharesPort: Bool = false
     ) throws -> SocketAddress {
         if let loop = loops.first, !configuration.redis.isEmpty { startBackplane(on: loop) }
-        let bound = try websocket.listen(on: loops, address: address, maxConnections: maxConnections, backlog: backlog, tls: tls)
+        let bound = try websocket.listen(
+            on: loops, address: address, maxConnections: maxConnections, backlog: backlog, tls: tls, sharesPort: sharesPort)
         hub.attach(websocket.contexts)
         return bound
     }

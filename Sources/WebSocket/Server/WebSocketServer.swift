@@ -58,17 +58,20 @@ public final class WebSocketServer: Sendable {
     /// `maxConnections` is the limit for the whole server, shared evenly by the loops;
     /// connections beyond it are answered 503. With `tls` (a server context) the listeners
     /// speak TLS (`wss://`, `https://`): the TLS handshake and the HTTP request share
-    /// `handshakeTimeoutMilliseconds`, counted from accept.
+    /// `handshakeTimeoutMilliseconds`, counted from accept. With `sharesPort`, other
+    /// processes may listen on the same port too (`SO_REUSEPORT`, the kernel spreads new
+    /// connections over all of them); without it a port in use is an error, even when this
+    /// server's own loops share it.
     @discardableResult
     public func listen(
         on loops: [EventLoop], address: SocketAddress, maxConnections: Int = 1_000_000, backlog: Int32 = 1024,
-        tls: TLSContext? = nil
+        tls: TLSContext? = nil, sharesPort: Bool = false
     ) throws -> SocketAddress {
         precondition(tls?.isServer ?? true, "listen needs a server TLS context")
         if let tls { tlsContext.withLock { $0 = tls } }
         precondition(!loops.isEmpty, "listen needs at least one loop")
         var options = TCPListener.Options()
-        options.reusePort = loops.count > 1
+        options.reusePort = loops.count > 1 || sharesPort
         options.backlog = backlog
         var bound = address
         var created: [ServerEndpoint] = []

@@ -1,0 +1,167 @@
+"""`pushwave --processes N`: workers sharing one port (SO_REUSEPORT) under a supervisor that
+restarts a dead worker, passes signals on, and stops when a worker cannot start; with
+--redis a publish on one worker reaches the subscribers of all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from conftest import ServerProcess, free_port
+from test_redis import RedisServer, wait_for
+from wsutil import run_async
+
+
+def workers_of(supervisor_pid: int) -> list[int]:
+    """The supervisor's children, from /proc (its workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == supervisor_pid:
+            children.append(int(entry))
+    return sorted(children)
+
+
+def sockets_of(pid: int) -> int:
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+@pytest.fixture
+def three_workers(pushwave_bin, tmp_path):
+    srv = ServerProcess(pushwave_bin, ["--processes", "3"], tmp_path / "server.log")
+    srv.wait_healthy()
+    wait_for(lambda: len(workers_of(srv.pid)) == 3, 20, "three workers")
+    yield srv
+    srv.stop()
+
+
+@run_async(timeout=120)
+async def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(three_workers):
+    srv = three_workers
+    workers = workers_of(srv.pid)
+    baseline = {pid: sockets_of(pid) for pid in workers}
+    clients = [await connect(srv.ws_url("/echo"), compression=None, ping_interval=None).__aenter__() for _ in range(90)]
+    try:
+        for index, ws in enumerate(clients):
+            await ws.send(f"m{index}")
+            assert await ws.recv() == f"m{index}"
+        # Health checks may still be closing: a few sockets more than the clients' are fine.
+        held = {pid: sockets_of(pid) - baseline[pid] for pid in workers}
+        assert 90 <= sum(held.values()) <= 95, held
+        assert sum(1 for count in held.values() if count > 0) >= 2, f"the kernel gave every connection to one worker: {held}"
+
+        # A worker killed: its clients lose their connection, the others keep theirs, and the
+        # supervisor starts a new worker.
+        victim = max(held, key=held.get)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(workers_of(srv.pid)) == 3 and victim not in workers_of(srv.pid), 20, "a new worker")
+        survivors = 0
+        for index, ws in enumerate(clients):
+            try:
+                await ws.send(f"again{index}")
+                assert await asyncio.wait_for(ws.recv(), 5) == f"again{index}"
+                survivors += 1
+            except ConnectionClosed:
+                pass
+        assert 90 - held[victim] <= survivors < 90, (survivors, held)
+        assert "worker" in srv.log_tail() and "died; restarting" in srv.log_tail()
+        async with connect(srv.ws_url("/echo"), compression=None) as fresh:
+            await fresh.send("after")
+            assert await fresh.recv() == "after"
+    finally:
+        await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)
+
+
+@run_async(timeout=60)
+async def test_sigterm_drains_every_worker_and_exits_0(pushwave_bin, tmp_path):
+    srv = ServerProcess(pushwave_bin, ["--processes", "2"], tmp_path / "server.log")
+    srv.wait_healthy()
+    wait_for(lambda: len(workers_of(srv.pid)) == 2, 20, "two workers")
+    workers = workers_of(srv.pid)
+    clients = [await connect(srv.ws_url("/echo"), compression=None, ping_interval=None).__aenter__() for _ in range(20)]
+    os.kill(srv.pid, signal.SIGTERM)
+
+    async def close_code(ws):
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        return "message instead of close"
+
+    assert await asyncio.gather(*(close_code(ws) for ws in clients)) == [1001] * 20
+    assert srv.proc.wait(timeout=20) == 0
+    srv.stopped = True
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}/stat") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
+
+
+def test_a_worker_that_cannot_start_ends_the_server(pushwave_bin, tmp_path):
+    # The port is held by a listener that does not share it: no worker can bind.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    try:
+        result = subprocess.run([str(pushwave_bin), "--port", str(port), "--processes", "2"],
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stderr
+    assert "already in use" in result.stderr and "could not start" in result.stderr
+
+
+def test_processes_need_a_fixed_port(pushwave_bin):
+    result = subprocess.run([str(pushwave_bin), "--port", "0", "--processes", "2"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "--processes needs a fixed --port" in result.stderr
+
+
+@pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0,
+                    reason="redis-server is not installed")
+@run_async(timeout=120)
+async def test_with_redis_a_publish_reaches_the_subscribers_of_every_worker(pushwave_bin, tmp_path):
+    redis = RedisServer(tmp_path)
+    srv = ServerProcess(pushwave_bin, ["--processes", "3", "--redis", redis.url], tmp_path / "server.log")
+    try:
+        srv.wait_healthy()
+        wait_for(lambda: len(workers_of(srv.pid)) == 3, 20, "three workers")
+        workers = workers_of(srv.pid)
+        baseline = {pid: sockets_of(pid) for pid in workers}
+        subscribers = [await connect(srv.ws_url("/topics/all"), compression=None, ping_interval=None).__aenter__()
+                       for _ in range(60)]
+        held = {pid: sockets_of(pid) - baseline[pid] for pid in workers}
+        assert sum(1 for count in held.values() if count > 0) >= 2, held
+        # Each worker subscribes the channel once it has a subscriber.
+        wait_for(lambda: redis.numsub("pushwave:all") == sum(1 for c in held.values() if c > 0), 10, "one subscription per worker")
+        for index in range(5):
+            await subscribers[index].send(f"from-{index}")
+        orders = set()
+        for ws in subscribers:
+            got = [await asyncio.wait_for(ws.recv(), 10) for _ in range(5)]
+            assert sorted(got) == sorted(f"from-{index}" for index in range(5))
+            orders.add(tuple(got))
+        assert len(orders) == 1, f"one order per topic on every worker: {orders}"
+        await asyncio.gather(*(ws.close() for ws in subscribers), return_exceptions=True)
+    finally:
+        srv.stop()
+        redis.stop()
