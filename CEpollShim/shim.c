@@ -36,6 +36,11 @@ static int set_int_option(int fd, int level, int name, int value) {
 int pw_set_reuseaddr(int fd, int on) { return set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, on); }
 int pw_set_reuseport(int fd, int on) { return set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, on); }
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+int pw_set_bind_address_no_port(int fd, int on) { return set_int_option(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, on); }
+
 int pw_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0); }
 int pw_set_nodelay(int fd, int on) { return set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on); }
 int pw_set_rcvbuf(int fd, int bytes) { return set_int_option(fd, SOL_SOCKET, SO_RCVBUF, bytes); }

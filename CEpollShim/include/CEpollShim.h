@@ -56,6 +56,11 @@ int pw_tcp_socket(int family);
 /// setsockopt(SOL_SOCKET, SO_REUSEADDR / SO_REUSEPORT) and (IPPROTO_TCP, TCP_NODELAY).
 int pw_set_reuseaddr(int fd, int on);
 int pw_set_reuseport(int fd, int on);
+/// IP_BIND_ADDRESS_NO_PORT: a socket bound to a source address before connect gets its port
+/// at connect, from the (address, destination) pairs still free, instead of a port of its
+/// own at bind. Without it the kernel searches for a port unused by every destination at
+/// each bind, which slows to a crawl after a few thousand connections per source address.
+int pw_set_bind_address_no_port(int fd, int on);
 
 /// Asks the kernel to send `signal` to this process when its parent exits (prctl
 /// PR_SET_PDEATHSIG; prctl is variadic, which Swift cannot call). 0, or -1 with errno.

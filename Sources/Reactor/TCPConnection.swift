@@ -518,6 +518,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         guard socket >= 0 else { throw SystemError("socket") }
         _ = pw_set_nodelay(socket, 1)
         if let localAddress {
+            // The port is chosen at connect, per destination: see the shim's comment.
+            if localAddress.port == 0 { _ = pw_set_bind_address_no_port(socket, 1) }
             let bound = localAddress.withSockAddr { bind(socket, $0, $1) }
             guard bound == 0 else {
                 let error = SystemError("bind")

@@ -199,6 +199,11 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     func socketClosed(_ socket: RedisSocket, _ reason: CloseReason) {
+        if case .loopStopped = reason {
+            // The loop is shutting down: nothing to reconnect on, nothing worth a warning.
+            stop()
+            return
+        }
         switch state {
         case .connecting(let current) where current === socket:
             retryLater(because: "cannot connect (\(reason))")

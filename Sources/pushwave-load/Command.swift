@@ -215,6 +215,9 @@ struct PushCommand: ParsableCommand {
     @Option(help: "Publish exactly this many messages in all, then wait for them (up to 2 s) and report fanout_ms.")
     var messages: Int?
 
+    @Option(help: "Seconds every connection stays open and idle (answering the server's pings) before publishing starts.")
+    var hold = 0.0
+
     func validate() throws {
         guard subscribers >= 0, publishers > 0, publishers <= 65535 else {
             throw ValidationError("--publishers must be between 1 and 65535, --subscribers not negative")
@@ -225,6 +228,7 @@ struct PushCommand: ParsableCommand {
         }
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be positive and --warmup not negative") }
         if let messages { guard messages > 0 else { throw ValidationError("--messages must be positive") } }
+        guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must not be negative") }
     }
 
     func run() throws {
@@ -237,6 +241,7 @@ struct PushCommand: ParsableCommand {
         plan.duration = duration
         plan.warmup = messages == nil ? warmup : 0
         plan.messages = messages
+        plan.hold = hold
         try execute(plan)
     }
 }

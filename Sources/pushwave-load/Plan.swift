@@ -46,6 +46,8 @@ struct RunPlan: Sendable {
     var rate: Double?
     var duration = 10.0
     var warmup = 0.0
+    /// Push: seconds between every connection being open and the first publish.
+    var hold = 0.0
     var rawEcho = false
 
     // push

@@ -46,10 +46,12 @@ struct ParentRun {
             failures.append("process \(index) ended before connecting")
         }
         let opened = outputs.states.reduce(0) { $0 + $1.opened }
-        if showProgress { printError("  \(grouped(opened)) connections open; starting") }
+        if showProgress {
+            printError("  \(grouped(opened)) connections open; " + (plan.hold > 0 ? "holding them \(fixed(plan.hold, 0)) s" : "starting"))
+        }
 
         // Started even after an interruption: the children then report at once.
-        let t0 = MonotonicClock.nanoseconds() + 50_000_000
+        let t0 = MonotonicClock.nanoseconds() + 50_000_000 + nanoseconds(seconds: plan.hold)
         for (index, child) in children.enumerated() where outputs.states[index].ready {
             child.send("GO \(t0)\n")
         }

@@ -76,6 +76,7 @@ struct Report {
                 ("deliveries_per_second", .figure(messagesPerSecond)),
                 ("fanout_ms", .figure(totals.fanoutMilliseconds)),
                 ("warmup_s", .figure(plan.warmup)),
+                ("hold_s", .figure(plan.hold)),
             ]
         case .connect:
             fields += [("connect_rate", .figure(plan.connectRate))]

@@ -70,10 +70,10 @@ struct LocalRun {
             }
             t0 = start
         } else {
-            t0 = MonotonicClock.nanoseconds() + 5_000_000
+            t0 = MonotonicClock.nanoseconds() + 5_000_000 + nanoseconds(seconds: plan.hold)
         }
         _ = onEveryLoop(workers) { $0.prepare(t0: t0) }
-        sleep(untilNanoseconds: t0)
+        Interruption.sleep(untilNanoseconds: t0)
         let cpuAtStart = processCPUSeconds()
         for worker in workers {
             worker.loop.execute { worker.start() }
