@@ -212,8 +212,11 @@ struct PushCommand: ParsableCommand {
     @Option(help: "Seconds of publishing before measuring starts (without --messages).")
     var warmup = 0.0
 
-    @Option(help: "Publish exactly this many messages in all, then wait for them (up to 2 s) and report fanout_ms.")
+    @Option(help: "Publish exactly this many messages in all, then wait for them (up to --wait seconds) and report fanout_ms.")
     var messages: Int?
+
+    @Option(help: "Seconds to wait, after the last message was due, for deliveries still on their way.")
+    var wait = 2.0
 
     @Option(help: "Seconds every connection stays open and idle (answering the server's pings) before publishing starts.")
     var hold = 0.0
@@ -229,6 +232,7 @@ struct PushCommand: ParsableCommand {
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be positive and --warmup not negative") }
         if let messages { guard messages > 0 else { throw ValidationError("--messages must be positive") } }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must not be negative") }
+        guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must not be negative") }
     }
 
     func run() throws {
@@ -242,6 +246,7 @@ struct PushCommand: ParsableCommand {
         plan.warmup = messages == nil ? warmup : 0
         plan.messages = messages
         plan.hold = hold
+        plan.deliveryWait = wait
         try execute(plan)
     }
 }

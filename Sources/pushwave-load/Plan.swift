@@ -48,6 +48,8 @@ struct RunPlan: Sendable {
     var warmup = 0.0
     /// Push: seconds between every connection being open and the first publish.
     var hold = 0.0
+    /// Push: seconds to wait for deliveries after the last message was due.
+    var deliveryWait = 2.0
     var rawEcho = false
 
     // push

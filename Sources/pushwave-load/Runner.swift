@@ -19,6 +19,9 @@ struct LocalRun {
     let plan: RunPlan
     let showProgress: Bool
 
+    /// The longest wait for a loop's counts at the end of a run.
+    private static let resultTimeoutMilliseconds: Int64 = 120_000
+
     /// A child of `--processes` reports its progress to the parent, which merges it.
     private var reportsProgress: Bool { showProgress || plan.isChild }
 
@@ -96,12 +99,13 @@ struct LocalRun {
         let stoppedAt = MonotonicClock.nanoseconds()
 
         // Stop counting, then close everything: the closing handshakes are not measured.
-        let finished = onEveryLoop(workers) { worker -> ProcessResult in
-            let totals = worker.finish()
-            let details = worker.details
-            worker.closeAll()
-            return ProcessResult(totals: totals, details: details)
+        // The counts are collected before the closing starts, and waited for as long as it
+        // takes: with tens of processes sharing two cores a loop may answer only after
+        // seconds, and a missing answer would be a process reporting nothing.
+        let finished = onEveryLoop(workers, timeout: Self.resultTimeoutMilliseconds) { worker -> ProcessResult in
+            ProcessResult(totals: worker.finish(), details: worker.details)
         }
+        for worker in workers { worker.loop.execute { worker.closeAll() } }
         for worker in workers { worker.stopPacer() }
         var result = ProcessResult(totals: RunTotals(), details: [:])
         for part in finished {
@@ -151,8 +155,8 @@ struct LocalRun {
         }
     }
 
-    /// Push: waits until every publisher sent everything, then up to 2 s for deliveries still
-    /// on their way.
+    /// Push: waits until every publisher sent everything, then up to `deliveryWait` seconds
+    /// for deliveries still on their way.
     private func waitForPush(_ workers: [LoopWorker], shared: SharedState, t0: Int64) {
         var previous = RunTotals()
         var previousTime = t0
@@ -170,11 +174,11 @@ struct LocalRun {
             guard Interruption.sleep(milliseconds: 2) else { return }
             progress()
         }
-        let expected = onEveryLoop(workers) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
+        let expected = onEveryLoop(workers, timeout: Self.resultTimeoutMilliseconds) { $0.expectedDeliveries }.reduce(0) { $0 + ($1 ?? 0) }
         // A process without publishers (a child of --processes) is done publishing at once;
         // every process knows when the last message is due, so the grace counts from then.
         let lastDue = t0 + plan.pushOffset(of: max(0, plan.totalMessages - 1))
-        let deadline = max(MonotonicClock.nanoseconds(), lastDue) + 2_000_000_000
+        let deadline = max(MonotonicClock.nanoseconds(), lastDue) + nanoseconds(seconds: plan.deliveryWait)
         while MonotonicClock.nanoseconds() < deadline {
             let delivered = workers.reduce(0) { $0 + $1.deliveredCount.load(ordering: .relaxed) }
             if delivered >= expected { break }
