@@ -114,13 +114,20 @@ final class Topic {
         compressed.reset()
         deliveredEarly = [:]
         for socket in subscribers {
-            var frames = plain
+            // Passed straight to the send, borrowed: no reference count traffic per subscriber.
             if let compressedFrames, let compressedWindow, CompressedBatch.suits(socket.sendCompression, window: compressedWindow) {
-                frames = compressedFrames
+                Self.send(compressedFrames, to: socket, messageCount: messageCount, early: early)
+            } else {
+                Self.send(plain, to: socket, messageCount: messageCount, early: early)
             }
-            let already = early.isEmpty ? (bytes: 0, messages: 0) : early[ObjectIdentifier(socket)] ?? (bytes: 0, messages: 0)
-            guard already.messages < messageCount else { continue }
-            socket.sendBatch(frames, from: already.bytes, messageCount: messageCount - already.messages)
         }
+    }
+
+    /// Sends `socket` the part of a flushed batch it did not get from `deliverEarly(to:)`.
+    private static func send(_ frames: SharedBuffer, to socket: WebSocket, messageCount: Int,
+                             early: [ObjectIdentifier: (bytes: Int, messages: Int)]) {
+        let already = early.isEmpty ? (bytes: 0, messages: 0) : early[ObjectIdentifier(socket)] ?? (bytes: 0, messages: 0)
+        guard already.messages < messageCount else { return }
+        socket.sendBatch(frames, from: already.bytes, messageCount: messageCount - already.messages)
     }
 }
