@@ -17,7 +17,7 @@ public struct WebSocketConfiguration: Sendable {
     /// with 1009.
     public var limits = FrameLimits()
     /// Most bytes a connection may have queued for sending and not yet handed to the kernel,
-    /// copied or shared with other subscribers (see ``WebSocket/bufferedAmount``). A send that
+    /// copied or shared with other subscribers (`bufferedAmount`). A send that
     /// would take a non-empty queue past it is refused (per `slowConsumerPolicy`). A connection
     /// with nothing queued takes any message, so a message larger than this can still be sent.
     public var maxBufferedAmount = 1 << 20
