@@ -228,13 +228,16 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// queue stays within ``WebSocketConfiguration/maxBufferedAmount`` and the loop is within
     /// its share of ``WebSocketConfiguration/maxOutboundMemory``. Over that share the
     /// connections with a backlog — the slow ones, which hold the memory — are refused first.
+    ///
+    /// Bytes in the loop's cork buffer are not a backlog (they leave when the input callback
+    /// returns, and the cork buffer is the loop's, whatever they are), so only the send queue
+    /// counts: replies to one read that fill the cork do not refuse a large echo.
     @inline(__always)
     private func backpressure(adding size: Int) -> BackpressureRefusal? {
-        let buffered = bufferedAmount
-        guard buffered > 0 else { return nil }
-        if buffered + size > context.configuration.maxBufferedAmount { return .connectionLimit }
-        // Bytes in the cork buffer are not a backlog: they leave when the callback returns.
-        if queuedAmount > 0, loop.outboundMemory.queuedBytes >= context.outboundBudget { return .processLimit }
+        let queued = queuedAmount
+        guard queued > 0 else { return nil }
+        if queued + size > context.configuration.maxBufferedAmount { return .connectionLimit }
+        if loop.outboundMemory.queuedBytes >= context.outboundBudget { return .processLimit }
         return nil
     }
 
