@@ -17,7 +17,8 @@ import TestSupport
     /// Subscribes to "t" when it opens; when it closes, publishes "gone" to "t" (as a
     /// presence feature would), which is what a failing write during a flush must survive.
     final class Subscriber: WebSocket, @unchecked Sendable {
-        var registry: Subscribers?
+        /// Weak: the registry holds the sockets, and a cycle would keep the loop alive.
+        weak var registry: Subscribers?
         var closedWith: CloseCode?
         override func didOpen() {
             registry?.sockets.append(self)
