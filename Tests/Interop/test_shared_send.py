@@ -22,7 +22,10 @@ MESSAGE = 4 << 20
 
 
 def metric(srv, name: str) -> float:
-    status, _, body = http_get(srv.host, srv.port, "/metrics")
+    # A generous timeout: the loop answers after the flush that hands a 4 MiB publish to 200
+    # sockets, and the kernel copying most of it into their send buffers takes seconds of
+    # system time on a loaded machine.
+    status, _, body = http_get(srv.host, srv.port, "/metrics", timeout=60)
     assert status == 200
     value = prometheus_value(body.decode(), name)
     assert value is not None, f"/metrics has no sample {name}"
@@ -71,7 +74,8 @@ def pattern(size: int, seed: int) -> bytes:
 
 
 def test_one_publish_to_many_slow_subscribers_is_held_once(start_server):
-    srv = start_server("--max-message-size", str(8 << 20))
+    # No pings: subscribers that do not read for a while would not answer them in time.
+    srv = start_server("--max-message-size", str(8 << 20), "--ping-interval", "0")
     path = f"/topics/amp-{random.randrange(1 << 30)}"
     subscribers = [slow_subscriber(srv, path) for _ in range(SUBSCRIBERS)]
     try:
@@ -146,7 +150,8 @@ def stream_message(sequence: int) -> bytes:
 
 def test_slow_and_fast_subscribers_under_a_stream_within_the_memory_budget(start_server):
     # The per-connection limit is above the budget, so that the global bound is what acts.
-    srv = start_server("--max-outbound-memory", str(OUTBOUND_BUDGET), "--max-buffered-bytes", str(64 << 20))
+    srv = start_server("--max-outbound-memory", str(OUTBOUND_BUDGET), "--max-buffered-bytes", str(64 << 20),
+                       "--ping-interval", "0")
     path = f"/topics/mixed-{random.randrange(1 << 30)}"
     time.sleep(0.3)
     rss_start = proc_rss_kib(srv.pid)
