@@ -38,6 +38,8 @@ public final class EventLoop: @unchecked Sendable {
     public let options: Options
     /// The pool that backs connections' send buffers and other per-connection storage.
     public let pool: BufferPool
+    /// The bytes this loop's connections have queued for sending, owned and shared.
+    public let outboundMemory = OutboundMemory()
 
     // Loop-thread state. -----------------------------------------------------------------
     // All of it `@exclusivity(unchecked)` (see `TCPConnection`'s documentation): only the
@@ -78,6 +80,11 @@ public final class EventLoop: @unchecked Sendable {
     let receiveBuffer: UnsafeMutableRawBufferPointer
     /// While a connection handles its input, its writes gather here (see `TCPConnection`).
     let corkBuffer: UnsafeMutableRawPointer
+    /// Vectors for one `sendmsg` of a connection's queued pieces (see `SendQueue`).
+    let sendVectors: UnsafeMutablePointer<iovec>
+    /// How many `sendVectors` there are: enough pieces per system call to drain a backlog
+    /// of small batches quickly, far below `IOV_MAX`.
+    static let sendVectorCount = 64
     // `@exclusivity(unchecked)`: see `TCPConnection`'s documentation.
     @exclusivity(unchecked)
     var corkCount = 0
@@ -110,6 +117,7 @@ public final class EventLoop: @unchecked Sendable {
         events = .allocate(capacity: options.eventsPerWait)
         receiveBuffer = .allocate(byteCount: options.receiveBufferSize, alignment: 64)
         corkBuffer = .allocate(byteCount: options.corkBufferSize, alignment: 64)
+        sendVectors = .allocate(capacity: Self.sendVectorCount)
         currentTime = MonotonicClock.milliseconds()
         timers = TimerWheel(startTick: currentTime / Self.tickMilliseconds)
         wakeUpFD = pw_eventfd()
@@ -120,6 +128,7 @@ public final class EventLoop: @unchecked Sendable {
             events.deallocate()
             receiveBuffer.deallocate()
             corkBuffer.deallocate()
+            sendVectors.deallocate()
             throw error
         }
     }
@@ -134,6 +143,7 @@ public final class EventLoop: @unchecked Sendable {
         events.deallocate()
         receiveBuffer.deallocate()
         corkBuffer.deallocate()
+        sendVectors.deallocate()
     }
 
     /// True when called on the thread running this loop.

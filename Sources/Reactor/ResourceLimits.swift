@@ -21,4 +21,13 @@ public enum ResourceLimits {
         }
         return Int(clamping: limit.rlim_cur)
     }
+
+    /// The machine's physical memory in bytes (0 when the system does not say): a base for
+    /// defaults that should scale with the machine, such as a budget for queued output.
+    public static var physicalMemory: Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return 0 }
+        return pages.multipliedReportingOverflow(by: pageSize).overflow ? Int.max : pages * pageSize
+    }
 }

@@ -51,6 +51,19 @@ public struct RingBuffer {
         )
     }
 
+    /// `length` readable bytes starting `offset` bytes past the oldest, as at most two
+    /// segments: the part of a ``SendQueue`` that one of its pieces refers to.
+    func segments(from offset: Int, count length: Int) -> (first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer) {
+        precondition(offset >= 0 && length >= 0 && offset + length <= count, "segments past the readable bytes")
+        guard let storage, length > 0 else { return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let start = (head + offset) & (capacity - 1)
+        let firstCount = min(length, capacity - start)
+        return (
+            UnsafeRawBufferPointer(start: storage + start, count: firstCount),
+            UnsafeRawBufferPointer(start: storage, count: length - firstCount)
+        )
+    }
+
     /// Drops `byteCount` bytes from the front; returns the storage to `pool` once empty.
     public mutating func consume(_ byteCount: Int, pool: BufferPool) {
         precondition(byteCount >= 0 && byteCount <= count, "consumed more than was buffered")

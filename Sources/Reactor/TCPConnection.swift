@@ -57,8 +57,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
     @exclusivity(unchecked)
     private var outputShutdownRequested = false
+    /// Output the kernel has not taken yet: owned copies and shared ranges, in order.
     @exclusivity(unchecked)
-    private var sendBuffer = RingBuffer()
+    private var sendQueue = SendQueue()
     /// What the socket's bytes pass through; nil for the plain socket, whose system calls are
     /// made inline. Set it before the connection is adopted or connects.
     @exclusivity(unchecked)
@@ -95,9 +96,16 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// True from `connected()` until `close()` or a failure.
     public var isOpen: Bool { state == .open }
 
-    /// Bytes accepted by `write` that the kernel has not taken yet.
+    /// Bytes accepted by `write` that the kernel has not taken yet, whether copied or
+    /// referred to in a ``SharedBuffer``.
     public var bufferedAmount: Int {
-        sendBuffer.count + (isCorked ? loop.corkCount : 0)
+        sendQueue.count + (isCorked ? loop.corkCount : 0)
+    }
+
+    /// The part of ``bufferedAmount`` that the kernel refused and that waits in the send
+    /// queue: a backlog, unlike corked bytes, which leave when the input callback returns.
+    public var queuedAmount: Int {
+        sendQueue.count
     }
 
     /// True while this connection handles its input and its writes gather in the cork buffer.
@@ -109,7 +117,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Checked on every writable event: inline, and the plain socket tests only for nil.
     @inline(__always)
     private var hasPendingOutput: Bool {
-        !sendBuffer.isEmpty || (transport != nil && transportHasBufferedOutput)
+        !sendQueue.isEmpty || (transport != nil && transportHasBufferedOutput)
     }
 
     @inline(never)
@@ -133,7 +141,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         case .closingAfterFlush, .closed: return
         }
         // Behind bytes already waiting, in order.
-        if !sendBuffer.isEmpty { return enqueue(first, second) }
+        if !sendQueue.isEmpty { return enqueue(first, second) }
         if isCorked {
             if first.count + second.count <= loop.options.corkBufferSize - loop.corkCount {
                 appendToCork(first)
@@ -142,15 +150,69 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             }
             flushCork()
             guard state == .open else { return }
-            if !sendBuffer.isEmpty { return enqueue(first, second) }
+            if !sendQueue.isEmpty { return enqueue(first, second) }
         }
         sendDirectly(first, second)
     }
 
-    /// Copies both pieces into the send buffer, to go out when the socket is writable.
+    /// Copies both pieces into the send queue, to go out when the socket is writable.
     private func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        sendBuffer.append(first, pool: loop.pool)
-        sendBuffer.append(second, pool: loop.pool)
+        sendQueue.append(first, pool: loop.pool, memory: loop.outboundMemory)
+        sendQueue.append(second, pool: loop.pool, memory: loop.outboundMemory)
+    }
+
+    /// Sends bytes `start..<end` of a buffer shared with other connections (by default all
+    /// of it), in order with earlier writes. What the kernel does not take at once is queued
+    /// as a reference into `buffer`, not copied: a message published to many connections
+    /// costs its size once, however many of them are slow.
+    ///
+    /// While this connection handles its input, a small range is copied into the cork
+    /// buffer instead, which is cheaper than a reference and leaves with the other replies.
+    public func write(_ buffer: SharedBuffer, from start: Int = 0, to end: Int? = nil) {
+        let end = end ?? buffer.count
+        precondition(start >= 0 && start <= end && end <= buffer.count, "a range outside the shared buffer")
+        guard start < end else { return }
+        switch state {
+        case .open: break
+        case .connecting, .handshaking: return sendQueue.append(buffer, from: start, to: end)
+        case .closingAfterFlush, .closed: return
+        }
+        if isCorked {
+            let bytes = buffer.bytes(start, end)
+            if sendQueue.isEmpty, bytes.count <= Self.sharedBytesCopiedToCork, bytes.count <= loop.options.corkBufferSize - loop.corkCount {
+                return appendToCork(bytes)
+            }
+            flushCork()
+            guard state == .open else { return }
+        }
+        if !sendQueue.isEmpty { return sendQueue.append(buffer, from: start, to: end) }
+        sendSharedDirectly(buffer, from: start, to: end)
+    }
+
+    /// Up to this size a shared range written while corked is copied into the cork buffer.
+    private static let sharedBytesCopiedToCork = 16 * 1024
+
+    /// One send of a shared range; whatever the kernel leaves stays queued by reference.
+    private func sendSharedDirectly(_ buffer: SharedBuffer, from start: Int, to end: Int) {
+        let bytes = buffer.bytes(start, end)
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        var written: Int
+        let code: Int32
+        if let transport {
+            written = transport.send(to: fd, bytes, none)
+            code = Int32(truncatingIfNeeded: -written)
+        } else {
+            written = sendPieces(fd, bytes, none)
+            code = written < 0 ? pw_errno() : 0
+        }
+        if written < 0 {
+            guard code == EAGAIN || code == EWOULDBLOCK else {
+                closeNow(.error(code))
+                return
+            }
+            written = 0
+        }
+        if start + written < end { sendQueue.append(buffer, from: start + written, to: end) }
     }
 
     /// Writes `count` bytes that `fill` produces in place (e.g. a frame masked on the way),
@@ -166,7 +228,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         if count <= loop.options.corkBufferSize - loop.corkCount {
             let start = loop.corkBuffer + loop.corkCount
             fill(start)
-            if corkedHere, sendBuffer.isEmpty, state == .open {
+            if corkedHere, sendQueue.isEmpty, state == .open {
                 loop.corkCount += count
             } else {
                 // Scratch space past whatever another connection has corked.
@@ -219,7 +281,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         if written < first.count {
             enqueue(UnsafeRawBufferPointer(rebasing: first[written...]), second)
         } else if written < first.count + second.count {
-            sendBuffer.append(UnsafeRawBufferPointer(rebasing: second[(written - first.count)...]), pool: loop.pool)
+            sendQueue.append(UnsafeRawBufferPointer(rebasing: second[(written - first.count)...]), pool: loop.pool, memory: loop.outboundMemory)
         }
     }
 
@@ -272,18 +334,30 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     private func flushSendBuffer() {
         let hadBytes = hasPendingOutput
         guard flushTransport() else { return }
-        while !sendBuffer.isEmpty {
-            let (first, second) = sendBuffer.readableSegments
-            let result = transport?.send(to: fd, first, second) ?? sendPieces(fd, first, second)
+        while !sendQueue.isEmpty {
+            let result = sendQueued()
             if result < 0 {
                 let code = errorCode(of: result)
                 if code != EAGAIN, code != EWOULDBLOCK { closeNow(.error(code)) }
                 return
             }
-            sendBuffer.consume(result, pool: loop.pool)
+            sendQueue.consume(result, pool: loop.pool, memory: loop.outboundMemory)
             if result == 0 || transport?.hasBufferedOutput == true { return }
         }
         outputDrained(hadBytes: hadBytes)
+    }
+
+    /// One system call's worth of the queue: as many pieces as `sendVectors` holds for the
+    /// plain socket, the two oldest segments for a transport (which encrypts only what the
+    /// socket takes, straight from shared buffers). Returns a count, or -1/`-errno`.
+    private func sendQueued() -> Int {
+        if let transport {
+            let (first, second) = sendQueue.frontSegments
+            return transport.send(to: fd, first, second)
+        }
+        let vectors = loop.sendVectors
+        let vectorCount = Int32(sendQueue.gather(into: vectors, capacity: EventLoop.sendVectorCount))
+        return retryingInterrupts { pw_sendv(fd, vectors, vectorCount) }
     }
 
     /// Everything written has gone out: finish what waited for it.
@@ -349,7 +423,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         let descriptor = fd
         loop.forget(self)
         closeDescriptor(descriptor)
-        sendBuffer.release(to: loop.pool)
+        sendQueue.release(pool: loop.pool, memory: loop.outboundMemory)
         if wasCounted { loop.connectionCount -= 1 }
         closed(reason)
     }
@@ -488,13 +562,13 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         guard state == .open else { return }
         successor.fd = fd
         successor.registrationID = registrationID
-        successor.sendBuffer = sendBuffer
+        successor.sendQueue = sendQueue
         successor.transport = transport
         successor.inputClosed = inputClosed
         successor.peerHasClosed = peerHasClosed
         successor.state = .open
         loop.replaceRegistration(of: fd, with: successor)
-        sendBuffer = RingBuffer()
+        sendQueue = SendQueue()
         transport = nil
         state = .closed
         fd = -1
@@ -555,7 +629,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         }
         state = .open
         connected()
-        if state == .open, !sendBuffer.isEmpty { flushSendBuffer() }
+        if state == .open, !sendQueue.isEmpty { flushSendBuffer() }
         // Data may have arrived together with the connect completion.
         if state == .open { readAvailable() }
     }

@@ -15,6 +15,8 @@ final class MetricsBoard: Sendable {
     struct LoopCounters: Sendable {
         var statistics = WebSocketStatistics()
         var openConnections = 0
+        /// Bytes queued for sending on the loop (copies, and shared batches once).
+        var queuedOutboundBytes = 0
         var rejections: [Int: Int] = [:]
     }
 
@@ -56,6 +58,7 @@ final class MetricsBoard: Sendable {
         LoopCounters(
             statistics: context.statistics,
             openConnections: context.statistics.connectionsOpened - context.statistics.connectionsClosed,
+            queuedOutboundBytes: context.queuedOutboundBytes,
             rejections: server.withLock { $0 }?.rejectedHandshakes(on: context) ?? [:])
     }
 
@@ -71,6 +74,7 @@ final class MetricsBoard: Sendable {
         for counters in board.withLock({ Array($0.values) }) {
             total.statistics.add(counters.statistics)
             total.openConnections += counters.openConnections
+            total.queuedOutboundBytes += counters.queuedOutboundBytes
             total.rejections.merge(counters.rejections, uniquingKeysWith: +)
         }
         return total
@@ -121,6 +125,7 @@ private struct ExportedMetrics {
         \.bytesSent: TotalCounter("pushwave_bytes_sent_total"),
         \.messagesDropped: TotalCounter("pushwave_messages_dropped_total"),
         \.slowConsumersClosed: TotalCounter("pushwave_slow_consumers_closed_total"),
+        \.outboundMemoryRefusals: TotalCounter("pushwave_outbound_memory_refusals_total"),
         \.protocolErrors: TotalCounter("pushwave_protocol_errors_total"),
         \.messagesCompressed: TotalCounter("pushwave_deflate_messages_compressed_total"),
         \.bytesBeforeCompression: TotalCounter("pushwave_deflate_sent_bytes_before_total"),
@@ -132,6 +137,7 @@ private struct ExportedMetrics {
     ]
     let connectionsOpen = Metrics.Gauge(label: "pushwave_connections_open")
     let deflateMemory = Metrics.Gauge(label: "pushwave_deflate_memory_bytes")
+    let outboundQueued = Metrics.Gauge(label: "pushwave_outbound_queued_bytes")
     /// One counter per status, made when a status is first seen.
     var handshakeFailures: [Int: TotalCounter] = [:]
     var historyMessages: Metrics.Gauge?
@@ -165,6 +171,7 @@ private struct ExportedMetrics {
         }
         connectionsOpen.record(total.openConnections)
         deflateMemory.record(total.statistics.deflateMemoryBytes)
+        outboundQueued.record(total.queuedOutboundBytes)
         for (status, count) in total.rejections {
             handshakeFailures[status, default: TotalCounter("pushwave_handshake_failures_total", dimensions: [("status", "\(status)")])]
                 .report(count)

@@ -117,8 +117,8 @@ struct PushwaveCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var workerIndex: Int?
 
-    @Option(help: "Largest message (and frame) accepted from a client, in bytes; larger ones are closed with 1009.")
-    var maxMessageSize = 16 * 1024 * 1024
+    @Option(help: "Largest message (and frame) accepted from a client, in bytes; larger ones are closed with 1009. Also the largest publish API body (larger: 413).")
+    var maxMessageSize = 1024 * 1024
 
     @Option(help: "Most open connections; more are answered 503. Capped by the open-file limit.")
     var maxConnections = 100_000
@@ -134,6 +134,14 @@ struct PushwaveCommand: AsyncParsableCommand {
 
     @Option(help: "Most bytes queued for one slow client before it is closed with 1008.")
     var maxBufferedBytes = 1 << 20
+
+    @Option(help: ArgumentHelp(
+        "Most bytes queued for all slow clients together (default: a quarter of the machine's memory).",
+        discussion: """
+            A message published to many clients counts once. When the budget is in use, \
+            clients that still have a backlog are closed (1008) as they are sent more.
+            """))
+    var maxOutboundMemory: Int?
 
     @Option(help: "Seconds to wait for clients to close on shutdown.")
     var shutdownTimeout = 5.0
@@ -172,6 +180,7 @@ struct PushwaveCommand: AsyncParsableCommand {
             throw ValidationError("timeouts must not be negative")
         }
         guard maxBufferedBytes >= 1024 else { throw ValidationError("--max-buffered-bytes must be at least 1024") }
+        guard (maxOutboundMemory ?? 1 << 20) >= 1 << 20 else { throw ValidationError("--max-outbound-memory must be at least 1048576") }
         guard tlsCert.count == tlsKey.count else { throw ValidationError("give one --tls-key per --tls-cert") }
         guard tlsClientCa == nil || !tlsCert.isEmpty else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
         guard tlsCert.isEmpty || !rawEcho else { throw ValidationError("--raw-echo does not speak TLS") }
@@ -226,6 +235,7 @@ struct PushwaveCommand: AsyncParsableCommand {
             metadata: [
                 "address": "\(address)", "mode": "\(rawEcho ? "raw-echo" : "websocket")", "threads": "\(threads)",
                 "max_message_size": "\(maxMessageSize)", "max_connections": "\(connectionLimit)",
+                "max_outbound_memory": "\(webSocketConfiguration.maxOutboundMemory)",
                 "idle_timeout_s": "\(idleTimeout)", "ping_interval_s": "\(pingInterval)",
                 "tls": "\(tls != nil)",
             ])
@@ -298,6 +308,9 @@ struct PushwaveCommand: AsyncParsableCommand {
         configuration.idleTimeoutMilliseconds = Int64(idleTimeout * 1000)
         configuration.pingIntervalMilliseconds = Int64(pingInterval * 1000)
         configuration.maxBufferedAmount = maxBufferedBytes
+        configuration.maxOutboundMemory = maxOutboundMemory ?? WebSocketConfiguration.defaultMaxOutboundMemory
+        // One limit for what a client may publish, over a socket or the HTTP API.
+        configuration.http.maxRequestBodyBytes = maxMessageSize
         configuration.handshakeTimeoutMilliseconds = Int64(handshakeTimeout * 1000)
         configuration.deflate = compression.configuration
         return configuration

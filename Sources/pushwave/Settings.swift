@@ -30,7 +30,7 @@ struct SettingsResolver {
     static let settings: [String: Kind] = [
         "host": .option, "port": .option, "threads": .option, "max-message-size": .option,
         "max-connections": .option, "idle-timeout": .option, "ping-interval": .option,
-        "handshake-timeout": .option, "max-buffered-bytes": .option, "shutdown-timeout": .option,
+        "handshake-timeout": .option, "max-buffered-bytes": .option, "max-outbound-memory": .option, "shutdown-timeout": .option,
         "log-level": .option, "tls-cert": .repeatable, "tls-key": .repeatable, "tls-client-ca": .option,
         "deflate": .flag(hasInversion: true), "deflate-threshold": .option, "deflate-level": .option,
         "deflate-context-takeover": .flag(hasInversion: false), "deflate-window-bits": .option,

@@ -62,7 +62,7 @@ def test_defaults(pushwave_bin, tmp_path):
     try:
         line = listening_line(srv)
         assert setting(line, "threads") == "1"
-        assert setting(line, "max_message_size") == str(16 * 1024 * 1024)
+        assert setting(line, "max_message_size") == str(1024 * 1024)
     finally:
         srv.stop()
 

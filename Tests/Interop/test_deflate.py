@@ -13,12 +13,23 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-from conftest import ServerProcess, http_get
+from conftest import ServerProcess, SharedServer, http_get
 from wsutil import run_async
 
 KiB = 1024
 MiB = 1024 * 1024
 SIZES = [0, 1, 127, 128, 16 * KiB, 1 * MiB]
+
+
+@pytest.fixture(scope="module")
+def _module_server(pushwave_bin, tmp_path_factory):
+    """The module's server, taking messages a little over 1 MiB: a 1 MiB message that
+    does not compress grows by a few bytes when deflated, past the default limit."""
+    shared = SharedServer(pushwave_bin, tmp_path_factory.mktemp("server"), ["--max-message-size", str(2 * MiB)])
+    yield shared
+    problem = shared.stop()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 def compressible(n: int) -> bytes:

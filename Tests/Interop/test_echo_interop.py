@@ -9,6 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from conftest import SharedServer
 from wsutil import (
     OP_BINARY,
     OP_CLOSE,
@@ -22,6 +23,16 @@ from wsutil import (
 
 MiB = 1024 * 1024
 SIZES = [0, 125, 126, 65535, 65536, 16 * MiB]
+
+
+@pytest.fixture(scope="module")
+def _module_server(pushwave_bin, tmp_path_factory):
+    """The module's server, taking the 16 MiB messages of SIZES (the default limit is 1 MiB)."""
+    shared = SharedServer(pushwave_bin, tmp_path_factory.mktemp("server"), ["--max-message-size", str(16 * MiB)])
+    yield shared
+    problem = shared.stop()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 CLIENT_MAX_SIZE = 16 * MiB
 
 # Close codes from RFC 6455 section 7.4.1 / 11.7.

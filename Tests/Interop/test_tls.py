@@ -131,7 +131,8 @@ HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\
 
 @run_async
 async def test_websockets_echo_over_tls(start_tls):
-    server = start_tls()
+    # Messages up to 4 MiB: above the default --max-message-size (1 MiB).
+    server = start_tls("--max-message-size", str(8 * MiB))
     sizes = [0, 1, 125, 126, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 65536, 200_000, 4 * MiB]
     async with connect(server.wss_url("/echo"), ssl=server.ssl_context(), max_size=16 * MiB,
                        compression=None, ping_interval=None) as ws:

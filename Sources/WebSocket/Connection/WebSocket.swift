@@ -135,10 +135,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             context.topics.deliverPending(to: self)
             guard canSend else { return .closed }
         }
-        // Refused only when the queue is already at its limit, so one message larger than the
-        // limit still goes out: the memory bound is the limit plus one message.
-        if bufferedAmount >= context.configuration.maxBufferedAmount {
-            return refuseForBackpressure()
+        if let refusal = backpressure(adding: payload.count) {
+            return refuseForBackpressure(refusal)
         }
         switch sendCompression {
         case .off:
@@ -196,11 +194,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// Above this size a server payload is not copied into the cork buffer.
     private static let largePayload = 16 * 1024
 
-    /// Writes a batch of frames published to a topic this connection subscribes to.
+    /// Writes a batch of frames published to a topic this connection subscribes to, copying
+    /// what the kernel does not take (the batch is still growing; see `Topic.deliverEarly`).
     func sendBatch(_ frames: UnsafeRawBufferPointer, messageCount: Int) {
         guard canSend else { return }
-        if bufferedAmount >= context.configuration.maxBufferedAmount {
-            _ = refuseForBackpressure(messageCount: messageCount)
+        if let refusal = backpressure(adding: frames.count) {
+            _ = refuseForBackpressure(refusal, messageCount: messageCount)
             return
         }
         write(frames)
@@ -208,17 +207,64 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         context.statistics.bytesSent += frames.count
     }
 
-    private func refuseForBackpressure(messageCount: Int = 1) -> SendStatus {
+    /// Writes a topic's batch from the buffer it shares with the other subscribers, from
+    /// `start` (what `Topic.deliverEarly` already sent is skipped): what the kernel does not
+    /// take stays queued as a reference, not a copy.
+    func sendBatch(_ frames: SharedBuffer, from start: Int, messageCount: Int) {
+        guard canSend else { return }
+        if let refusal = backpressure(adding: frames.count - start) {
+            _ = refuseForBackpressure(refusal, messageCount: messageCount)
+            return
+        }
+        write(frames, from: start)
+        context.statistics.messagesSent += messageCount
+        context.statistics.bytesSent += frames.count - start
+    }
+
+    /// Why a send of `size` more bytes is refused, or nil when it may go out.
+    ///
+    /// A connection with nothing queued always takes the message, whatever its size (else a
+    /// message over the limit could never be sent); one with a queue takes it only if the
+    /// queue stays within ``WebSocketConfiguration/maxBufferedAmount`` and the loop is within
+    /// its share of ``WebSocketConfiguration/maxOutboundMemory``. Over that share the
+    /// connections with a backlog — the slow ones, which hold the memory — are refused first.
+    ///
+    /// Bytes in the loop's cork buffer are not a backlog (they leave when the input callback
+    /// returns, and the cork buffer is the loop's, whatever they are), so only the send queue
+    /// counts: replies to one read that fill the cork do not refuse a large echo.
+    @inline(__always)
+    private func backpressure(adding size: Int) -> BackpressureRefusal? {
+        let queued = queuedAmount
+        guard queued > 0 else { return nil }
+        if queued + size > context.configuration.maxBufferedAmount { return .connectionLimit }
+        if loop.outboundMemory.queuedBytes >= context.outboundBudget { return .processLimit }
+        return nil
+    }
+
+    private func refuseForBackpressure(_ refusal: BackpressureRefusal, messageCount: Int = 1) -> SendStatus {
+        if refusal == .processLimit { context.statistics.outboundMemoryRefusals += messageCount }
         switch context.configuration.slowConsumerPolicy {
         case .dropMessages:
             context.statistics.messagesDropped += messageCount
             return .dropped
         case .close:
             context.statistics.slowConsumersClosed += 1
-            context.logger.debug("closing a slow consumer", metadata: ["buffered": "\(bufferedAmount)"])
-            fail(.policyViolation, reason: "send buffer limit reached")
+            context.logger.debug("closing a slow consumer", metadata: ["buffered": "\(bufferedAmount)", "limit": "\(refusal)"])
+            switch refusal {
+            case .connectionLimit: fail(.policyViolation, reason: "send buffer limit reached")
+            case .processLimit: dropForMemory()
+            }
             return .closed
         }
+    }
+
+    /// Closes at once, freeing the backlog now: over the process's budget the memory is
+    /// what matters, and a close frame would only wait behind the very bytes being freed
+    /// (the peer sees the connection reset; ``didClose(code:reason:)`` reports 1008).
+    private func dropForMemory() {
+        closeCode = .policyViolation
+        closeReason = "server send memory limit reached"
+        reset()
     }
 
     // MARK: Topics
@@ -524,6 +570,14 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         }
         scheduleKeepalive()
     }
+}
+
+/// Which limit refused a send.
+enum BackpressureRefusal {
+    /// The connection's own queue (``WebSocketConfiguration/maxBufferedAmount``).
+    case connectionLimit
+    /// The loop's share of ``WebSocketConfiguration/maxOutboundMemory``.
+    case processLimit
 }
 
 /// The rarely needed state of a connection.

@@ -1,3 +1,5 @@
+import Reactor
+
 /// Limits, timeouts and policies shared by a group of WebSocket connections.
 ///
 /// Every limit has a safe default, so a server that sets nothing is still protected from
@@ -14,10 +16,29 @@ public struct WebSocketConfiguration: Sendable {
     /// Largest frame and message accepted from the peer; beyond them the connection is closed
     /// with 1009.
     public var limits = FrameLimits()
-    /// Most bytes a connection may have queued for sending and not yet handed to the kernel.
-    /// A send is refused (per `slowConsumerPolicy`) while the queue is at or over it, so the
-    /// memory a connection can hold is this plus one message.
+    /// Most bytes a connection may have queued for sending and not yet handed to the kernel,
+    /// copied or shared with other subscribers (`bufferedAmount`). A send that
+    /// would take a non-empty queue past it is refused (per `slowConsumerPolicy`). A connection
+    /// with nothing queued takes any message, so a message larger than this can still be sent.
     public var maxBufferedAmount = 1 << 20
+    /// Most bytes all the connections of a server may have queued for sending together: their
+    /// own copies, plus every shared topic batch counted once however many subscribers refer
+    /// to it. A ``WebSocketServer`` gives each of its loops an equal share (no lock or atomic
+    /// per message); a context made directly gets all of it.
+    ///
+    /// When a loop's share is in use, every send to a connection that still has a backlog
+    /// (the slow consumers, which hold the memory) is refused per `slowConsumerPolicy`: with
+    /// `.close` they are closed with 1008, which frees what they held; connections that keep
+    /// up are not affected. ``WebSocketStatistics/outboundMemoryRefusals`` counts these
+    /// refusals. The bound can be passed by what the kernel leaves of one message per
+    /// connection that had nothing queued (shared batches count once in any case).
+    ///
+    /// The default is a quarter of the machine's memory, and at least 64 MiB.
+    public var maxOutboundMemory = WebSocketConfiguration.defaultMaxOutboundMemory
+    /// A quarter of the machine's physical memory, at least 64 MiB.
+    public static var defaultMaxOutboundMemory: Int {
+        max(64 << 20, ResourceLimits.physicalMemory / 4)
+    }
     /// What a send does when the queue is at ``maxBufferedAmount``: close with 1008 (the default)
     /// or drop the message.
     public var slowConsumerPolicy = SlowConsumerPolicy.close

@@ -19,6 +19,10 @@ public struct WebSocketStatistics: Sendable {
     public var messagesDropped = 0
     /// Connections closed because their send buffer was full (`.close`).
     public var slowConsumersClosed = 0
+    /// Messages refused to a connection with a backlog because the loop's share of
+    /// ``WebSocketConfiguration/maxOutboundMemory`` was in use (each also counts as dropped,
+    /// or its connection as a slow consumer closed).
+    public var outboundMemoryRefusals = 0
     /// Connections failed for breaking the protocol, whatever the close code (the debug log
     /// line of each failure gives the error and the code).
     public var protocolErrors = 0
@@ -50,6 +54,7 @@ public struct WebSocketStatistics: Sendable {
         bytesSent += other.bytesSent
         messagesDropped += other.messagesDropped
         slowConsumersClosed += other.slowConsumersClosed
+        outboundMemoryRefusals += other.outboundMemoryRefusals
         protocolErrors += other.protocolErrors
         messagesCompressed += other.messagesCompressed
         bytesBeforeCompression += other.bytesBeforeCompression
@@ -80,6 +85,10 @@ public final class WebSocketContext: @unchecked Sendable {
     public internal(set) var statistics = WebSocketStatistics()
     /// This loop's topics and their subscribers.
     let topics: TopicRegistry
+    /// This loop's share of ``WebSocketConfiguration/maxOutboundMemory``: all of it for a
+    /// context made alone; a server divides it among its loops.
+    @exclusivity(unchecked)
+    var outboundBudget: Int
     /// Carries publishes to the subscribers on other loops (or processes); nil when the
     /// topics of this loop are all there is.
     public let broker: (any Broker)?
@@ -106,6 +115,7 @@ public final class WebSocketContext: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         topics = TopicRegistry(loop: loop)
+        outboundBudget = configuration.maxOutboundMemory
         maskKeys = MaskKeyGenerator()
         compression = LoopCompression(configuration: configuration.deflate)
     }
@@ -134,6 +144,12 @@ public final class WebSocketContext: @unchecked Sendable {
     /// Unsubscribes a closing connection from everything.
     func unsubscribeAll(_ socket: WebSocket) {
         topics.unsubscribeAll(socket) { broker?.unsubscribe(self, from: $0) }
+    }
+
+    /// Bytes this loop's connections have queued for sending (copies, and shared batches
+    /// counted once), as measured against ``WebSocketConfiguration/maxOutboundMemory``.
+    public var queuedOutboundBytes: Int {
+        loop.outboundMemory.queuedBytes
     }
 
     /// Subscribers of `topic` on this loop.

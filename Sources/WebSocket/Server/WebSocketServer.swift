@@ -78,6 +78,7 @@ public final class WebSocketServer: Sendable {
         let perLoop = max(1, maxConnections / loops.count)
         for loop in loops {
             let context = WebSocketContext(loop: loop, role: .server, configuration: configuration, logger: logger, broker: broker)
+            context.outboundBudget = max(1, configuration.maxOutboundMemory / loops.count)
             let endpoint = ServerEndpoint(context: context, router: router, maxConnections: perLoop)
             // The listener (held by its loop until the loop shuts down) keeps its endpoint alive.
             let listener = try TCPListener(loop: loop, address: bound, options: options) { [self] loop in

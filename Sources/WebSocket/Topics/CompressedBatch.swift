@@ -65,8 +65,20 @@ struct CompressedBatch {
 
     /// Whether a subscriber compressing as `compression` gets this batch rather than the plain one.
     func suits(_ compression: SendCompression, plainCount: Int) -> Bool {
-        guard messageCount > 0, messageCount == plainCount, case .shared(let bits) = compression else { return false }
-        return Int(bits) >= windowBits
+        guard let window = usableWindow(plainCount: plainCount) else { return false }
+        return Self.suits(compression, window: window)
+    }
+
+    /// The window the batch was compressed with when it holds every message of the plain
+    /// batch (of `plainCount` messages), nil when it is not in use.
+    func usableWindow(plainCount: Int) -> Int? {
+        messageCount > 0 && messageCount == plainCount ? windowBits : nil
+    }
+
+    /// Whether a subscriber compressing as `compression` can take a batch compressed with `window`.
+    static func suits(_ compression: SendCompression, window: Int) -> Bool {
+        guard case .shared(let bits) = compression else { return false }
+        return Int(bits) >= window
     }
 
     /// After the flush: a new, empty batch, keeping moderate capacity.

@@ -4,6 +4,10 @@ import Reactor
 /// loop iteration, encoded once and sent to every subscriber in one write when the iteration
 /// ends.
 ///
+/// At the flush the batch becomes one ``SharedBuffer`` that every subscriber's send queue
+/// refers to: what a slow subscriber has not taken costs nothing more than the one copy, and
+/// the buffer is freed when the last subscriber has sent (or dropped) it.
+///
 /// With permessage-deflate a second batch holds the same messages compressed once (see
 /// ``CompressedBatch``) for the subscribers that compress without context takeover; the
 /// others get the plain batch.
@@ -81,47 +85,49 @@ final class Topic {
         let id = ObjectIdentifier(socket)
         let already = deliveredEarly[id] ?? (bytes: 0, messages: 0)
         guard already.messages < batchMessageCount, positions[id] != nil else { return }
-        withFrames(for: socket) { frames in
-            deliveredEarly[id] = (frames.count, batchMessageCount)
+        // The batch is still growing, so it is not shared yet: the subscriber copies what the
+        // kernel does not take, as any direct send. A local copy of the array is written from,
+        // so that a publish to this topic from a `didClose` run by the write (a subscriber
+        // failing) appends to the topic's own batch instead of overlapping this access.
+        let frames = compressed.suits(socket.sendCompression, plainCount: batchMessageCount) ? compressed.frames : batch
+        deliveredEarly[id] = (frames.count, batchMessageCount)
+        frames.withUnsafeBytes { frames in
             socket.sendBatch(UnsafeRawBufferPointer(rebasing: frames[already.bytes...]), messageCount: batchMessageCount - already.messages)
         }
     }
 
-    /// Sends the batch to every subscriber, one write each, and starts a new batch with the
-    /// same capacity.
-    func flushBatch() {
-        // Subscribers may close (and unsubscribe) while we write: iterate over a copy.
+    /// Sends the batch to every subscriber, one write each, from one shared buffer (and one
+    /// for the compressed batch), and starts a new batch with the same capacity.
+    func flushBatch(memory: OutboundMemory) {
+        // Everything the writes need is taken out and the topic's batch reset before the
+        // first write: a subscriber may close while we write (a write error), and its
+        // `didClose` may unsubscribe, or publish to this very topic, which then starts the
+        // next batch rather than touching this one.
         let subscribers = subscribers
         let messageCount = batchMessageCount
-        for socket in subscribers {
-            withFrames(for: socket) { frames in
-                if deliveredEarly.isEmpty {
-                    socket.sendBatch(frames, messageCount: messageCount)
-                } else {
-                    sendRest(to: socket, frames, messageCount: messageCount)
-                }
-            }
-        }
+        let plain = batch.withUnsafeBytes { SharedBuffer(copying: $0, memory: memory) }
+        let compressedWindow = compressed.usableWindow(plainCount: messageCount)
+        let compressedFrames = compressedWindow == nil ? nil : compressed.frames.withUnsafeBytes { SharedBuffer(copying: $0, memory: memory) }
+        let early = deliveredEarly
         batch.removeAll(keepingCapacity: batch.capacity <= 64 * 1024)
         batchMessageCount = 0
         compressed.reset()
-        deliveredEarly.removeAll()
-    }
-
-    /// The batch `socket` gets: the compressed one when it holds every message and suits
-    /// the subscriber, the plain one otherwise. The same all through an iteration.
-    private func withFrames(for socket: WebSocket, _ body: (UnsafeRawBufferPointer) -> Void) {
-        if compressed.suits(socket.sendCompression, plainCount: batchMessageCount) {
-            compressed.frames.withUnsafeBytes(body)
-        } else {
-            batch.withUnsafeBytes(body)
+        deliveredEarly = [:]
+        for socket in subscribers {
+            // Passed straight to the send, borrowed: no reference count traffic per subscriber.
+            if let compressedFrames, let compressedWindow, CompressedBatch.suits(socket.sendCompression, window: compressedWindow) {
+                Self.send(compressedFrames, to: socket, messageCount: messageCount, early: early)
+            } else {
+                Self.send(plain, to: socket, messageCount: messageCount, early: early)
+            }
         }
     }
 
-    /// The part of the batch a subscriber did not get from `deliverEarly(to:)`.
-    private func sendRest(to socket: WebSocket, _ frames: UnsafeRawBufferPointer, messageCount: Int) {
-        let already = deliveredEarly[ObjectIdentifier(socket)] ?? (bytes: 0, messages: 0)
+    /// Sends `socket` the part of a flushed batch it did not get from `deliverEarly(to:)`.
+    private static func send(_ frames: SharedBuffer, to socket: WebSocket, messageCount: Int,
+                             early: [ObjectIdentifier: (bytes: Int, messages: Int)]) {
+        let already = early.isEmpty ? (bytes: 0, messages: 0) : early[ObjectIdentifier(socket)] ?? (bytes: 0, messages: 0)
         guard already.messages < messageCount else { return }
-        socket.sendBatch(UnsafeRawBufferPointer(rebasing: frames[already.bytes...]), messageCount: messageCount - already.messages)
+        socket.sendBatch(frames, from: already.bytes, messageCount: messageCount - already.messages)
     }
 }

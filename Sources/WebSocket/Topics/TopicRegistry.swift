@@ -111,13 +111,18 @@ final class TopicRegistry {
     }
 
     /// Sends each dirty topic's batch to its subscribers: one write per subscriber per topic.
+    ///
+    /// A subscriber that closes during the flush may publish from its `didClose`: that makes
+    /// topics dirty again, and they are flushed in another round rather than waiting for the
+    /// next event on the loop (which may be long in coming).
     func flush() {
-        guard !dirty.isEmpty else { return }
-        let flushing = dirty
-        dirty.removeAll(keepingCapacity: true)
-        for topic in flushing {
-            topic.flushBatch()
-            dropIfUnused(topic)
+        while !dirty.isEmpty {
+            let flushing = dirty
+            dirty.removeAll(keepingCapacity: true)
+            for topic in flushing {
+                topic.flushBatch(memory: loop.outboundMemory)
+                dropIfUnused(topic)
+            }
         }
     }
 }
