@@ -36,7 +36,8 @@ struct SettingsResolver {
         "deflate-memory-level": .option, "raw-echo": .flag(hasInversion: false),
         "history": .repeatable, "history-max-bytes": .option, "api-key-file": .option,
         "token-secret-file": .option, "allowed-origin": .repeatable, "demo-tokens": .flag(hasInversion: false),
-        "max-subscriptions": .option, "redis": .repeatable,
+        "max-subscriptions": .option, "redis": .repeatable, "redis-max-pending": .option,
+        "redis-probe-interval": .option,
     ]
 
     /// A setting added from the environment or the file.
