@@ -661,3 +661,20 @@ def test_a_subscriber_connection_that_goes_silent_is_noticed_and_replaced(start_
         assert metric(node, "pushwave_redis_reconnects_total") >= 1
     finally:
         proxy.stop()
+
+
+def test_the_load_generator_publishes_on_one_node_and_subscribes_on_another(start_server, redis, pushwave_load_bin, tmp_path):
+    """`pushwave-load push --publish-url`: publishers on node A, subscribers on node B, every
+    message through Redis; the report counts each delivery on B."""
+    keys, _ = write_secrets(tmp_path)
+    a, b = [start_server("--api-key-file", str(keys), "--redis", redis.url) for _ in range(2)]
+    cmd = [
+        str(pushwave_load_bin), "push", "--url", b.ws_url("/topics/across"), "--publish-url", a.ws_url("/topics/across"),
+        "--subscribers", "20", "--publishers", "2", "--rate", "500", "--messages", "200", "--threads", "1", "--json",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["deliveries"] == report["expected_deliveries"] == 20 * 200, report
+    assert report["error_total"] == 0, report
+    assert redis.numsub("pushwave:across") == 2
