@@ -644,9 +644,10 @@ def test_a_subscriber_connection_that_goes_silent_is_noticed_and_replaced(start_
             assert (await messages(ws, 1))[0]["data"] == {"n": 1}
             assert proxy.freeze_subscribers() == 1
             frozen_at = time.monotonic()
-            # One probe interval until the next PING, one more for its answer; some slack.
-            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 503, 3, "/healthz to report the silent connection")
-            assert time.monotonic() - frozen_at < 3
+            # One probe interval until the next PING, one more for its answer (1 s); the rest is
+            # slack for a machine loaded by other work.
+            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 503, 5, "/healthz to report the silent connection")
+            assert time.monotonic() - frozen_at < 5
             wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 200 and redis.numsub("pushwave:p.t") == 1,
                      10, "a new subscriber connection")
             api_publish(api, "p.t", {"n": 2})
