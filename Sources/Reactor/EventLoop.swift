@@ -66,6 +66,9 @@ public final class EventLoop: @unchecked Sendable {
     private var flushHooks: [() -> Void] = []
     @exclusivity(unchecked)
     private var ownerThread: pthread_t?
+    /// The loop handed itself a task (`execute` on its own thread) that has not run yet.
+    @exclusivity(unchecked)
+    private var ownTasksPending = false
     @exclusivity(unchecked)
     var currentTime: Int64
     /// The loop's view of the time, updated once per iteration.
@@ -171,11 +174,20 @@ public final class EventLoop: @unchecked Sendable {
         wake()
     }
 
-    /// Runs `task` on the loop's thread during its next iteration; safe from any thread.
+    /// Runs `task` on the loop's thread, never inline: during its next iteration, or (called
+    /// on that thread) once the current iteration's events are handled; safe from any thread.
     /// Once the loop has shut down (``run()`` is returning) the task is dropped: nothing
     /// would ever run it.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         guard inbox.withLock({ $0.add(task) }) else { return }
+        // On the loop's own thread there is no one to wake: the loop does not wait while its
+        // inbox holds tasks (`waitTimeout`) and runs them after this iteration's events. That
+        // spares an eventfd write per iteration in which the loop hands work to itself (e.g.
+        // a publication handed to the Redis connection that lives on the same loop).
+        if inEventLoop {
+            ownTasksPending = true
+            return
+        }
         wake()
     }
 
@@ -193,6 +205,10 @@ public final class EventLoop: @unchecked Sendable {
         }
         for index in 0..<ready {
             dispatch(mask: pw_event_mask(events, Int32(index)), data: pw_event_data(events, Int32(index)))
+        }
+        if ownTasksPending {
+            ownTasksPending = false
+            runTasks()
         }
         fireTimers()
     }

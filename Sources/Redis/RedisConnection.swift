@@ -10,6 +10,16 @@ import Reactor
 /// `.connectionLost`. A subscriber's channels are not queued: `onReady` runs after every
 /// (re)connect, and its owner subscribes again there.
 ///
+/// Commands are pipelined per loop iteration: whatever is sent during one iteration is
+/// gathered and written with one system call by the loop's flush hook, before it waits for
+/// events (or earlier, once `flushThreshold` bytes are waiting). At a high command rate this
+/// is what keeps both this process and Redis from paying one `write`/`read` per command.
+///
+/// With `probeInterval`, the connection sends `PING` that often while it is up, and resets
+/// itself when an answer takes longer than `probeTimeout`: a connection that stopped
+/// answering without closing (a failover behind a proxy, a stalled server) is noticed and
+/// replaced instead of staying silently useless.
+///
 /// Confined to `loop`: create it and call everything on the loop's thread.
 public final class RedisConnection: @unchecked Sendable {
     public typealias ReplyHandler = (Result<RESPValue, RedisError>) -> Void
@@ -37,6 +47,32 @@ public final class RedisConnection: @unchecked Sendable {
     private var queued = FIFOQueue<(bytes: [UInt8], handler: ReplyHandler?)>()
     /// One entry per command sent and not yet answered, in the order sent.
     private var awaiting = FIFOQueue<ReplyHandler?>()
+    /// Encoded commands of this iteration, written to the ready socket by the flush hook.
+    private var output: [UInt8] = []
+    private var flushHookInstalled = false
+    /// Writes of gathered commands handed to the socket, for tests of the pipelining.
+    private(set) var writes = 0
+    /// Where the liveness probe stands; see `probeInterval`.
+    private var probe = Probe.off
+
+    /// The state of the liveness probe.
+    enum Probe {
+        case off
+        /// The timer that sends the next `PING`.
+        case idle(TimerHandle)
+        /// A `PING` was sent at `sentAt` (loop ms) and is not answered yet.
+        case waiting(sentAt: Int64, timer: TimerHandle)
+    }
+
+    /// Bytes of gathered commands beyond which they are written at once rather than at the
+    /// end of the iteration, so that a burst does not grow the buffer without bound.
+    public static let flushThreshold = 256 * 1024
+    /// How often to probe a connection that is up (ms); nil: never.
+    public var probeInterval: Int64?
+    /// How long a probe may wait for its answer (ms) before the connection is reset.
+    public var probeTimeout: Int64 = 5_000
+    /// Told when a probe went unanswered, just before the connection is reset.
+    public var onProbeTimeout: (() -> Void)?
 
     /// Runs after every successful connect, before the queued commands are sent.
     public var onReady: (() -> Void)?
@@ -76,6 +112,8 @@ public final class RedisConnection: @unchecked Sendable {
         case .waitingToReconnect(let timer): loop.cancel(timer)
         case .idle, .stopped: break
         }
+        output.removeAll()
+        stopProbing()
         failAll(awaitingWith: .stopped, queuedToo: true)
     }
 
@@ -84,9 +122,9 @@ public final class RedisConnection: @unchecked Sendable {
     @discardableResult
     public func send(_ arguments: [[UInt8]], handler: ReplyHandler? = nil) -> Bool {
         let bytes = RESPCommand.encode(arguments)
-        if case .ready(let socket) = state {
+        if case .ready = state {
             awaiting.append(handler)
-            bytes.withUnsafeBytes { socket.write($0) }
+            gather(bytes)
             return true
         }
         guard case .stopped = state else {
@@ -104,8 +142,35 @@ public final class RedisConnection: @unchecked Sendable {
     /// Sends a command whose answer arrives as pushes (`SUBSCRIBE`, `UNSUBSCRIBE`); dropped
     /// while disconnected, since `onReady` restores a subscriber's channels.
     public func sendWithoutReply(_ arguments: [[UInt8]]) {
-        guard case .ready(let socket) = state else { return }
-        RESPCommand.encode(arguments).withUnsafeBytes { socket.write($0) }
+        guard case .ready = state else { return }
+        gather(RESPCommand.encode(arguments))
+    }
+
+    // MARK: Pipelining
+
+    /// Adds a command's bytes to this iteration's output.
+    private func gather(_ bytes: [UInt8]) {
+        installFlushHook()
+        output.append(contentsOf: bytes)
+        if output.count >= Self.flushThreshold { flush() }
+    }
+
+    /// Installed on first use, on the loop's thread (the connection may be made elsewhere).
+    private func installFlushHook() {
+        guard !flushHookInstalled else { return }
+        flushHookInstalled = true
+        // Weak: the loop keeps its hooks until it shuts down, and must not keep us.
+        loop.addFlushHook { [weak self] in self?.flush() }
+    }
+
+    /// Writes the gathered commands with one call (the socket keeps what the kernel refuses).
+    private func flush() {
+        guard !output.isEmpty else { return }
+        guard case .ready(let socket) = state else { return output.removeAll(keepingCapacity: true) }
+        writes += 1
+        output.withUnsafeBytes { socket.write($0) }
+        // A burst's buffer is kept for the next one, unless it was unusually large.
+        output.removeAll(keepingCapacity: output.capacity <= 2 * Self.flushThreshold)
     }
 
     // MARK: Connecting
@@ -137,12 +202,14 @@ public final class RedisConnection: @unchecked Sendable {
         guard case .connecting(let current) = state, current === socket else { return }
         state = .ready(socket)
         reader = RESPReader()
+        output.removeAll(keepingCapacity: true)
         logger.info("Redis \(url) (\(role)): connected\(backoff.failures > 0 ? " (attempt \(backoff.failures + 1))" : "")")
         backoff.reset()
         authenticateAndSelect()
         onAvailabilityChange?(true)
         onReady?()
         flushQueue()
+        startProbing()
     }
 
     /// AUTH and SELECT go first; a refusal closes the connection, which then retries.
@@ -161,10 +228,50 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func flushQueue() {
         while case .ready = state, let (bytes, handler) = queued.removeFirst() {
-            guard case .ready(let socket) = state else { break }
             awaiting.append(handler)
-            bytes.withUnsafeBytes { socket.write($0) }
+            gather(bytes)
         }
+    }
+
+    // MARK: Probing
+
+    private func startProbing() {
+        stopProbing()
+        guard let probeInterval else { return }
+        probe = .idle(loop.schedule(afterMilliseconds: probeInterval) { [weak self] in self?.sendProbe() })
+    }
+
+    private func stopProbing() {
+        switch probe {
+        case .idle(let timer), .waiting(_, let timer): loop.cancel(timer)
+        case .off: break
+        }
+        probe = .off
+    }
+
+    /// Sends a `PING` (answered in order with the other commands, as a push array on a
+    /// subscriber) and arms the timeout that resets the connection if it stays unanswered.
+    private func sendProbe() {
+        guard case .idle = probe, case .ready(let socket) = state else { return }
+        let sentAt = loop.now
+        let timer = loop.schedule(afterMilliseconds: probeTimeout) { [weak self, weak socket] in
+            guard let self, let socket else { return }
+            self.probeTimedOut(socket)
+        }
+        probe = .waiting(sentAt: sentAt, timer: timer)
+        send([Array("PING".utf8)]) { [weak self, weak socket] result in
+            guard let self, case .success = result, case .ready(let current) = self.state, current === socket else { return }
+            self.stopProbing()
+            self.startProbing()
+        }
+    }
+
+    private func probeTimedOut(_ socket: RedisSocket) {
+        guard case .waiting(let sentAt, _) = probe, case .ready(let current) = state, current === socket else { return }
+        logger.error("Redis \(url) (\(role)): no answer to PING in \(loop.now - sentAt) ms; closing the connection to reconnect")
+        probe = .off
+        onProbeTimeout?()
+        socket.reset()
     }
 
     // MARK: Input and loss
@@ -208,6 +315,8 @@ public final class RedisConnection: @unchecked Sendable {
         case .connecting(let current) where current === socket:
             retryLater(because: "cannot connect (\(reason))")
         case .ready(let current) where current === socket:
+            output.removeAll(keepingCapacity: true)
+            stopProbing()
             failAll(awaitingWith: .connectionLost, queuedToo: false)
             onAvailabilityChange?(false)
             retryLater(because: socket.closedByServer ? "the server closed the connection" : "connection lost (\(reason))")

@@ -186,7 +186,9 @@ struct PushCommand: ParsableCommand {
             connection). Each payload carries its publisher, a sequence number and its intended \
             publish time; latency is publish-to-delivery. With --messages M, exactly M messages \
             are published at --rate and fanout_ms is the time from the first publish until the \
-            last subscriber has the last message.
+            last subscriber has the last message. With --publish-url the publishers connect \
+            there instead (another node of servers joined through Redis: the latency is then \
+            from a publish on one node to the delivery on the other).
             """)
 
     @OptionGroup var common: CommonOptions
@@ -196,6 +198,9 @@ struct PushCommand: ParsableCommand {
 
     @Option(help: "Publishers.")
     var publishers = 1
+
+    @Option(help: "Where the publishers connect (default: --url), e.g. the same topic on another node; same scheme as --url.")
+    var publishURL: String?
 
     @Option(help: "Messages published per second, over all publishers.")
     var rate = 1000.0
@@ -233,12 +238,19 @@ struct PushCommand: ParsableCommand {
         if let messages { guard messages > 0 else { throw ValidationError("--messages must be positive") } }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must not be negative") }
         guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must not be negative") }
+        if let publishURL {
+            let parsed = try WebSocketURL(publishURL)
+            guard parsed.isSecure == (try WebSocketURL(common.url)).isSecure else {
+                throw ValidationError("--publish-url must use the scheme of --url (one TLS setting for both)")
+            }
+        }
     }
 
     func run() throws {
         var plan = try common.plan(mode: .push)
         plan.subscribers = subscribers
         plan.publishers = publishers
+        plan.publishURL = try publishURL.map { try WebSocketURL($0) }
         plan.rate = rate
         plan.size = size
         plan.binary = binary

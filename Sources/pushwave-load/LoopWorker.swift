@@ -283,7 +283,7 @@ final class LoopWorker: @unchecked Sendable {
             case .publisher(let id):
                 let socket = Publisher(worker: self, publisherID: id)
                 publishers.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: plan.subscribers + id), tls: plan.tls)
+                try socket.connect(to: plan.publishURL ?? plan.url, from: plan.source(for: plan.subscribers + id), tls: plan.tls)
             case .idle(let id):
                 let socket = IdleSocket(worker: self)
                 idleSockets.append(socket)

@@ -18,6 +18,9 @@ enum Mode: String, Sendable {
 struct RunPlan: Sendable {
     var mode: Mode
     var url: WebSocketURL
+    /// Push: where the publishers connect, when not to `url` (e.g. another node of a
+    /// cluster joined through Redis, to measure delivery across nodes). Same scheme as `url`.
+    var publishURL: WebSocketURL?
     /// Event loops in this process.
     var threads: Int
     /// Local addresses to bind connections to, round-robin; empty: let the kernel choose.

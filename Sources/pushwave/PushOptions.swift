@@ -39,6 +39,9 @@ struct PushOptions: ParsableArguments {
     @Option(help: "With --redis: most publications waiting for an unreachable Redis; more are refused (HTTP 503).")
     var redisMaxPending = 10_000
 
+    @Option(help: "With --redis: seconds between PINGs on each subscriber connection to Redis; one unanswered for as long is replaced (0: never).")
+    var redisProbeInterval = 3.0
+
     func validate() throws {
         for rule in historyRules {
             do { _ = try HistoryRule(parsing: rule) } catch { throw ValidationError("--history \(error.description)") }
@@ -49,6 +52,7 @@ struct PushOptions: ParsableArguments {
         guard historyMaxBytes >= 0 else { throw ValidationError("--history-max-bytes must not be negative") }
         guard maxSubscriptions > 0 else { throw ValidationError("--max-subscriptions must be positive") }
         guard redisMaxPending > 0 else { throw ValidationError("--redis-max-pending must be positive") }
+        guard redisProbeInterval >= 0, redisProbeInterval <= 86_400 else { throw ValidationError("--redis-probe-interval must be between 0 and 86400 seconds") }
         for url in redisURLs {
             do { _ = try RedisURL(parsing: url) } catch { throw ValidationError("--redis \(error.description)") }
         }
@@ -67,6 +71,7 @@ struct PushOptions: ParsableArguments {
         configuration.maxSubscriptionsPerConnection = maxSubscriptions
         configuration.redis = redisURLs.compactMap { try? RedisURL(parsing: $0) }
         configuration.redisMaxPending = redisMaxPending
+        configuration.redisProbeInterval = redisProbeInterval
         warnAboutOpenModes(configuration, logger: logger)
         return configuration
     }

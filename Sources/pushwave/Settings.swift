@@ -39,6 +39,7 @@ struct SettingsResolver {
         "token-secret-file": .option, "allowed-origin": .repeatable, "demo-tokens": .flag(hasInversion: false),
         "max-subscriptions": .option, "redis": .repeatable, "redis-max-pending": .option,
         "processes": .option,
+        "redis-probe-interval": .option,
     ]
 
     /// A setting added from the environment or the file.

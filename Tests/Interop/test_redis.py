@@ -570,3 +570,112 @@ def test_c_a_redis_that_lies_or_stalls_costs_bounded_memory_and_logs(start_serve
     assert "closing the connection" in log  # the garbage, named
     assert "the server closed the connection" in log  # the cut reply
     assert "publications may have been lost" in log
+
+
+class FreezingProxy:
+    """A TCP proxy in front of a Redis server that can make the connections that subscribed
+    go silent while staying open, as after a failover behind a proxy: what they send is read
+    and dropped, nothing comes back. Connections made later are proxied normally."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.pairs: list[dict] = []
+        self.done = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            pair = {"client": client, "upstream": upstream, "subscriber": False, "frozen": False}
+            self.pairs.append(pair)
+            threading.Thread(target=self.pump, args=(pair, client, upstream, True), daemon=True).start()
+            threading.Thread(target=self.pump, args=(pair, upstream, client, False), daemon=True).start()
+
+    def pump(self, pair: dict, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and b"SUBSCRIBE" in data:
+                    pair["subscriber"] = True
+                if not pair["frozen"]:
+                    target.sendall(data)
+        except OSError:
+            pass
+        # Either side closed: close both, so that Redis forgets a dropped subscriber.
+        for end in (pair["client"], pair["upstream"]):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def freeze_subscribers(self) -> int:
+        frozen = [pair for pair in self.pairs if pair["subscriber"]]
+        for pair in frozen:
+            pair["frozen"] = True
+        return len(frozen)
+
+    def stop(self) -> None:
+        self.done.set()
+        for pair in self.pairs:
+            for end in (pair["client"], pair["upstream"]):
+                end.close()
+        self.listener.close()
+
+
+def test_a_subscriber_connection_that_goes_silent_is_noticed_and_replaced(start_server, redis, tmp_path):
+    keys, _ = write_secrets(tmp_path)
+    proxy = FreezingProxy(redis.port)
+    try:
+        node = start_server("--api-key-file", str(keys), "--redis", f"redis://127.0.0.1:{proxy.port}", "--redis-probe-interval", "0.5")
+
+        async def main():
+            ws, _ = await subscribe_since(node, "p.t", None)
+            api = API(node)
+            api_publish(api, "p.t", {"n": 1})
+            assert (await messages(ws, 1))[0]["data"] == {"n": 1}
+            assert proxy.freeze_subscribers() == 1
+            frozen_at = time.monotonic()
+            # One probe interval until the next PING, one more for its answer (1 s); the rest is
+            # slack for a machine loaded by other work.
+            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 503, 5, "/healthz to report the silent connection")
+            assert time.monotonic() - frozen_at < 5
+            wait_for(lambda: http_get(node.host, node.port, "/healthz")[0] == 200 and redis.numsub("pushwave:p.t") == 1,
+                     10, "a new subscriber connection")
+            api_publish(api, "p.t", {"n": 2})
+            assert (await messages(ws, 1))[0]["data"] == {"n": 2}
+            api.close()
+            await ws.close()
+
+        asyncio.run(main())
+        node.assert_alive()
+        log = node.log_path.read_text(errors="replace")
+        assert "no answer to PING" in log
+        assert metric(node, "pushwave_redis_reconnects_total") >= 1
+    finally:
+        proxy.stop()
+
+
+def test_the_load_generator_publishes_on_one_node_and_subscribes_on_another(start_server, redis, pushwave_load_bin, tmp_path):
+    """`pushwave-load push --publish-url`: publishers on node A, subscribers on node B, every
+    message through Redis; the report counts each delivery on B."""
+    keys, _ = write_secrets(tmp_path)
+    a, b = [start_server("--api-key-file", str(keys), "--redis", redis.url) for _ in range(2)]
+    cmd = [
+        str(pushwave_load_bin), "push", "--url", b.ws_url("/topics/across"), "--publish-url", a.ws_url("/topics/across"),
+        "--subscribers", "20", "--publishers", "2", "--rate", "500", "--messages", "200", "--threads", "1", "--json",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["deliveries"] == report["expected_deliveries"] == 20 * 200, report
+    assert report["error_total"] == 0, report
+    assert redis.numsub("pushwave:across") == 2

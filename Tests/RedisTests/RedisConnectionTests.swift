@@ -98,4 +98,62 @@ private final class Replies: Sendable {
         #expect(accepted == [true, true, false])
         #expect(replies.values.withLock { $0 } == [.failure(.queueFull), .failure(.stopped), .failure(.stopped)])
     }
+
+    @Test func commandsOfOneIterationGoOutInOneWrite() throws {
+        let server = try FakeRedis()
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        nonisolated(unsafe) var connection: RedisConnection?
+        try thread.sync {
+            let made = RedisConnection(loop: thread.loop, url: RedisURL(host: "127.0.0.1", port: server.port), logger: Logger(label: "test"))
+            made.start()
+            connection = made
+        }
+        let peer = server.accept()
+        defer { close(peer) }
+        #expect(waitUntil(seconds: 5) { (try? thread.sync { connection?.isReady == true }) == true })
+        let writes = try thread.sync {
+            for index in 0..<1_000 { connection?.send([Array("INCR".utf8), Array("k\(index)".utf8)]) }
+            connection?.sendWithoutReply([Array("SUBSCRIBE".utf8), Array("c".utf8)])
+            return connection?.writes ?? -1
+        }
+        // Nothing is written while the iteration runs; its flush hook writes it all at once.
+        #expect(writes == 0)
+        let expected = (0..<1_000).flatMap { RESPCommand.encode("INCR", "k\($0)") } + RESPCommand.encode("SUBSCRIBE", "c")
+        #expect(readBytes(peer, count: expected.count) == expected)
+        #expect(try thread.sync { connection?.writes } == 1)
+        try thread.sync { connection?.stop() }
+    }
+
+    @Test func aConnectionThatStopsAnsweringPingsIsReplaced() throws {
+        let server = try FakeRedis()
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        let timeouts = Mutex(0)
+        nonisolated(unsafe) var connection: RedisConnection?
+        try thread.sync {
+            let made = RedisConnection(loop: thread.loop, url: RedisURL(host: "127.0.0.1", port: server.port), role: "subscriber",
+                                       logger: Logger(label: "test"))
+            made.probeInterval = 100
+            made.probeTimeout = 200
+            made.onProbeTimeout = { timeouts.withLock { $0 += 1 } }
+            made.start()
+            connection = made
+        }
+        // The first server answers one PING (as a subscriber would) and then goes silent.
+        let first = server.accept()
+        defer { close(first) }
+        let ping = RESPCommand.encode("PING")
+        #expect(readBytes(first, count: ping.count) == ping)
+        writeAll(first, Array("*2\r\n$4\r\npong\r\n$0\r\n\r\n".utf8))
+        #expect(readBytes(first, count: ping.count) == ping)
+        #expect(timeouts.withLock { $0 } == 0)
+        // Unanswered: the connection is reset and a new one made.
+        let second = server.accept()
+        defer { close(second) }
+        #expect(second >= 0)
+        #expect(timeouts.withLock { $0 } == 1)
+        #expect(readBytes(second, count: ping.count) == ping)
+        try thread.sync { connection?.stop() }
+    }
 }

@@ -19,8 +19,10 @@ final class BackplaneShard {
         case leaving(TimerHandle)
     }
 
-    /// Channels per `SUBSCRIBE` when a reconnect restores them.
-    static let resubscribeBatch = 500
+    /// Channels per `SUBSCRIBE` when a reconnect restores them: few commands for Redis to
+    /// parse (a reply is still one push per channel), none of them unboundedly large. The
+    /// batches of one reconnect go out pipelined, in as few writes as the buffer allows.
+    static let resubscribeBatch = 1_000
 
     let commands: RedisConnection
     let subscriber: RedisConnection
@@ -31,13 +33,20 @@ final class BackplaneShard {
     private var commandsWereUp = false
     private var subscriberWasUp = false
 
-    init(loop: EventLoop, url: RedisURL, password: String?, maxQueued: Int, unsubscribeDelay: Int64, logger: Logger,
+    /// `probeInterval` (ms, nil: never): how often the subscriber connection is sent a `PING`,
+    /// and how long it may take to answer before the connection is replaced. A subscriber
+    /// otherwise only listens, and a connection that went silent (a failover behind it) would
+    /// stop delivering without anyone noticing; the command connection notices by itself,
+    /// as its publications go unanswered.
+    init(loop: EventLoop, url: RedisURL, password: String?, maxQueued: Int, unsubscribeDelay: Int64, probeInterval: Int64?, logger: Logger,
          onAvailabilityChange: @escaping (_ commands: Bool, _ up: Bool, _ reconnect: Bool) -> Void,
          onMessage: @escaping (_ channel: [UInt8], _ data: [UInt8]) -> Void) {
         self.loop = loop
         self.unsubscribeDelay = unsubscribeDelay
         commands = RedisConnection(loop: loop, url: url, password: password, maxQueued: maxQueued, logger: logger)
         subscriber = RedisConnection(loop: loop, url: url, role: "subscriber", password: password, maxQueued: 16, logger: logger)
+        subscriber.probeInterval = probeInterval
+        if let probeInterval { subscriber.probeTimeout = probeInterval }
         subscriber.onPush = { [unowned self] push in
             guard case .array(let items) = push, items.count == 3, case .bulk(let kind) = items[0], case .bulk(let channel) = items[1] else { return }
             switch kind {

@@ -56,10 +56,13 @@ final class RedisBackplane: Sendable {
     nonisolated(unsafe) private let shards: [BackplaneShard]
     private let health: Health
     private let limits: @Sendable (String) -> HistoryLimits
+    /// Epochs offered for topics Redis has none for (no system call per publication).
+    private let epochs = EpochCandidates()
 
     /// `deliver` receives every message from Redis, on `loop`, in Redis's order per topic.
     /// `limits` says which topics keep a stream in Redis, and how long (their history rule).
-    init(loop: EventLoop, urls: [RedisURL], maxPending: Int, unsubscribeDelay: Int64 = 1_000, logger: Logger,
+    /// `probeInterval` (ms, nil: never): see `BackplaneShard`.
+    init(loop: EventLoop, urls: [RedisURL], maxPending: Int, unsubscribeDelay: Int64 = 1_000, probeInterval: Int64? = 3_000, logger: Logger,
          limits: @escaping @Sendable (String) -> HistoryLimits = { _ in .none },
          deliver: @escaping @Sendable (_ topic: String, _ frame: BackplaneFrame) -> Void) {
         precondition(!urls.isEmpty, "a backplane needs a Redis server")
@@ -72,7 +75,7 @@ final class RedisBackplane: Sendable {
         let password = getenv("PUSHWAVE_REDIS_PASSWORD").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         shards = urls.map { url in
             BackplaneShard(loop: loop, url: url, password: password, maxQueued: maxPending + 64, unsubscribeDelay: unsubscribeDelay,
-                           logger: logger, onAvailabilityChange: { isCommands, up, reconnect in
+                           probeInterval: probeInterval, logger: logger, onAvailabilityChange: { isCommands, up, reconnect in
                 health.down.add(up ? -1 : 1, ordering: .relaxed)
                 if reconnect { health.reconnects.add(1, ordering: .relaxed) }
                 // One line per outage, not one per publication it cost.
@@ -117,7 +120,7 @@ final class RedisBackplane: Sendable {
             return false
         }
         let arguments = BackplaneScript.publishArguments(
-            topic: topic, body: BackplaneFrame.body(payload, kind: kind), newEpoch: HistoryStore.randomEpoch(),
+            topic: topic, body: BackplaneFrame.body(payload, kind: kind), newEpoch: epochs.next(),
             shape: BackplaneScript.StreamShape(limits(topic)))
         let index = JumpHash.bucket(of: topic, buckets: shards.count)
         onLoop { [self] shards in
@@ -156,7 +159,7 @@ final class RedisBackplane: Sendable {
     func read(_ topic: String, first: UInt64, count: Int, afterSubscribing: Bool,
               reply: @escaping @Sendable (Result<StreamRange, ReadFailure>) -> Void) {
         let index = JumpHash.bucket(of: topic, buckets: shards.count)
-        let arguments = BackplaneScript.rangeArguments(topic: topic, first: first, count: count, newEpoch: HistoryStore.randomEpoch())
+        let arguments = BackplaneScript.rangeArguments(topic: topic, first: first, count: count, newEpoch: epochs.next())
         let logger = logger
         onLoop { shards in
             let shard = shards[index]

@@ -29,6 +29,9 @@ public struct PushConfiguration: Sendable {
     /// Publications waiting for Redis (while it is unreachable, or slow) before more are
     /// refused.
     public var redisMaxPending = 10_000
+    /// Seconds between `PING`s on each Redis subscriber connection, which is replaced (and the
+    /// node reports degraded meanwhile) when one goes unanswered for as long. 0: never.
+    public var redisProbeInterval = 3.0
 
     public init() {}
 }

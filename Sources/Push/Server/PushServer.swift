@@ -68,7 +68,9 @@ public final class PushServer: Sendable {
     /// All Redis I/O runs on one loop; its messages reach the others through the hub.
     private func startBackplane(on loop: EventLoop) {
         let rules = configuration.history
-        let backplane = RedisBackplane(loop: loop, urls: configuration.redis, maxPending: configuration.redisMaxPending, logger: logger,
+        let probe = configuration.redisProbeInterval > 0 ? Int64(max(1, (configuration.redisProbeInterval * 1_000).rounded())) : nil
+        let backplane = RedisBackplane(loop: loop, urls: configuration.redis, maxPending: configuration.redisMaxPending,
+                                       probeInterval: probe, logger: logger,
                                        limits: { HistoryRule.limits(for: $0, in: rules) }) { [weak hub] topic, frame in hub?.deliver(topic, frame) }
         hub.attach(backplane)
         backplane.start()
