@@ -33,7 +33,7 @@ public final class WebSocketServer: Sendable {
     /// The TLS context each TLS listener gives its new connections; replaced on reload.
     private let tlsContext = Mutex<TLSContext?>(nil)
 
-    /// Creates a server; it listens once ``listen(on:address:maxConnections:backlog:tls:)`` is called.
+    /// Creates a server; it listens once ``listen(on:address:maxConnections:backlog:tls:sharesPort:)`` is called.
     ///
     /// - Parameters:
     ///   - configuration: Limits, timeouts and policies for every connection.
