@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import ServerProcess, free_port
 from test_redis import RedisServer, wait_for
-from wsutil import run_async
+from wsutil import close_code, run_async
 
 
 def workers_of(supervisor_pid: int) -> list[int]:
@@ -101,13 +101,6 @@ async def test_sigterm_drains_every_worker_and_exits_0(pushwave_bin, tmp_path):
     workers = workers_of(srv.pid)
     clients = [await connect(srv.ws_url("/echo"), compression=None, ping_interval=None).__aenter__() for _ in range(20)]
     os.kill(srv.pid, signal.SIGTERM)
-
-    async def close_code(ws):
-        try:
-            await asyncio.wait_for(ws.recv(), 10)
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        return "message instead of close"
 
     assert await asyncio.gather(*(close_code(ws) for ws in clients)) == [1001] * 20
     assert srv.proc.wait(timeout=20) == 0

@@ -13,10 +13,9 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from conftest import ServerProcess, free_port, http_get
-from wsutil import run_async
+from wsutil import close_code, run_async
 
 
 @pytest.fixture
@@ -100,13 +99,6 @@ async def test_sigterm_sends_1001_to_every_client_and_exits_0(pushwave_bin, tmp_
         await ws.send("hi")
         assert await ws.recv() == "hi"
     os.kill(srv.pid, signal.SIGTERM)
-
-    async def close_code(ws):
-        try:
-            await asyncio.wait_for(ws.recv(), 10)
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        return "message instead of close"
 
     codes = await asyncio.gather(*(close_code(ws) for ws in clients))
     assert codes == [1001] * 50

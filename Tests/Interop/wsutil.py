@@ -346,6 +346,18 @@ def proc_cpu_seconds(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+async def close_code(ws, timeout: float = 10):
+    """The close code a `websockets` client receives next, or a description of what came
+    instead."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        await asyncio.wait_for(ws.recv(), timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    return "message instead of close"
+
+
 def abort_socket(sock: socket.socket) -> None:
     """Close a socket with a TCP reset instead of a FIN (SO_LINGER on, timeout 0)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
