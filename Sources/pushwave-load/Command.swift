@@ -215,6 +215,9 @@ struct PushCommand: ParsableCommand {
     @Option(help: "Publish exactly this many messages in all, then wait for them (up to 2 s) and report fanout_ms.")
     var messages: Int?
 
+    @Option(help: "What subscribers speak: raw (the --url topic endpoint, no envelope) or ws (the server's /ws, subscribed to the --url topic, messages in envelopes). Publishers always use --url.")
+    var `protocol` = SubscriberProtocol.raw
+
     func validate() throws {
         guard subscribers >= 0, publishers > 0, publishers <= 65535 else {
             throw ValidationError("--publishers must be between 1 and 65535, --subscribers not negative")
@@ -237,8 +240,21 @@ struct PushCommand: ParsableCommand {
         plan.duration = duration
         plan.warmup = messages == nil ? warmup : 0
         plan.messages = messages
+        if `protocol` == .ws {
+            guard let envelope = try EnvelopeSubscription(rawURL: plan.url) else {
+                throw ValidationError("--protocol ws needs a --url of a topic: /topics/NAME or /chat")
+            }
+            guard plan.payloadStyle == .pattern else { throw ValidationError("--protocol ws needs --payload pattern") }
+            plan.envelope = envelope
+        }
         try execute(plan)
     }
+}
+
+/// `push --protocol`: how subscribers receive publications.
+enum SubscriberProtocol: String, ExpressibleByArgument, CaseIterable {
+    case raw
+    case ws
 }
 
 struct ConnectCommand: ParsableCommand {
