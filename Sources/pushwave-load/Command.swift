@@ -17,7 +17,7 @@ struct LoadCommand: ParsableCommand {
             object (and the readable report goes to standard error). Exits with status 1 when more \
             than --max-errors errors occurred or nothing was measured.
             """,
-        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self])
+        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self, RecoverCommand.self])
 }
 
 /// Options every mode takes.

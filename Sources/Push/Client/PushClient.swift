@@ -156,9 +156,13 @@ open class PushClient: @unchecked Sendable {
 
     /// Subscribes to `topic` (now if connected, else when connected), and keeps it subscribed
     /// across reconnects. Subscribing again to a subscribed topic does nothing.
-    public func subscribe(_ topic: String) {
+    ///
+    /// - Parameter position: Where to resume: the last message the application handled, e.g.
+    ///   saved before the process last stopped. The server sends every later message first,
+    ///   or, when it cannot, ``didReset(topic:position:)`` follows. Nil: from now on.
+    public func subscribe(_ topic: String, from position: StreamPosition? = nil) {
         guard subscriptions[topic] == nil else { return }
-        subscriptions[topic] = Subscription()
+        subscriptions[topic] = Subscription(position: position)
         if case .open(let socket) = connection { sendSubscribe(topic, on: socket) }
     }
 
