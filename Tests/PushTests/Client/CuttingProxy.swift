@@ -44,8 +44,9 @@ final class CuttingProxy: Sendable {
     /// While true, new connections are reset as soon as they are accepted.
     func refuse(_ value: Bool) { refusing.store(value, ordering: .relaxed) }
 
+    /// Stops accepting and resets every connection; a second call does nothing.
     func stop() {
-        stopped.store(true, ordering: .relaxed)
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
         Glibc.shutdown(listener, Int32(SHUT_RDWR))
         cut()
     }
@@ -86,7 +87,8 @@ final class CuttingProxy: Sendable {
     private static func writeAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
         var written = 0
         while written < count {
-            let result = buffer.withUnsafeBytes { write(fd, $0.baseAddress.unsafelyUnwrapped + written, count - written) }
+            // MSG_NOSIGNAL: a peer that was reset must end the pump, not the test process (SIGPIPE).
+            let result = buffer.withUnsafeBytes { send(fd, $0.baseAddress.unsafelyUnwrapped + written, count - written, Int32(MSG_NOSIGNAL)) }
             guard result > 0 else { return false }
             written += result
         }

@@ -38,5 +38,6 @@ final class Feed: PushClient, @unchecked Sendable {
         loop.execute { feed.publish("chat", .object([("text", .string("hi"))])) }
         #expect(waitUntil(seconds: 10) { feed.received.withLock { $0 } == [#"chat 1 {"text":"hi"}"#] })
         loop.execute { feed.close() }
+        #expect(waitUntil(seconds: 10) { fixture.server.hub.status(of: "chat").subscribers == 0 })
     }
 }

@@ -72,7 +72,11 @@ final class PushServerFixture: Sendable {
         server.publish(topic, Array(String(number).utf8), kind: .text)
     }
 
-    func stop() {
+    /// Waits until no connection is subscribed to `topics` any more (the clients closed and
+    /// the server let their connections go), then stops the loops: loops stopped with
+    /// connections still on them keep those alive.
+    func stop(after topics: [String] = []) {
+        _ = waitUntil(seconds: 10) { topics.allSatisfy { server.hub.status(of: $0).subscribers == 0 } }
         group.stop()
         group.wait()
     }

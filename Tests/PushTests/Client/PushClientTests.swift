@@ -24,6 +24,7 @@ import WebSocket
             #expect(log.deliveries(topic) == (1...20).map { .init(offset: UInt64($0), data: .int($0)) })
         }
         try thread.sync { client.close() }
+        #expect(waitUntil(seconds: 10) { topics.allSatisfy { fixture.server.hub.status(of: $0).subscribers == 0 } })
     }
 
     /// The connection is reset again and again while 3,000 messages are published to 10
@@ -52,6 +53,8 @@ import WebSocket
         #expect(log.resets.withLock { $0.isEmpty })
         #expect(log.opens.load(ordering: .relaxed) > 1)
         try thread.sync { client.close() }
+        proxy.stop()
+        #expect(waitUntil(seconds: 10) { topics.allSatisfy { fixture.server.hub.status(of: $0).subscribers == 0 } })
     }
 
     /// Away for longer than the history reaches: the reset surfaces, and live messages go on.
@@ -78,5 +81,7 @@ import WebSocket
         #expect(waitUntil(seconds: 10) { log.count("short.a") == 6 })
         #expect(log.deliveries("short.a").map(\.offset) == [1, 2, 3, 4, 5, 56])
         try thread.sync { client.close() }
+        proxy.stop()
+        #expect(waitUntil(seconds: 10) { fixture.server.hub.status(of: "short.a").subscribers == 0 })
     }
 }
