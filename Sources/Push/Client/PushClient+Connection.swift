@@ -47,7 +47,7 @@ extension PushClient {
         inFlight.removeAll()
         let delay = backoff.nextDelay()
         let timer = loop.schedule(afterMilliseconds: delay) { [weak self] in self?.reconnectDue() }
-        connection = .waiting(timer)
+        connection = .waiting(timer, delayMilliseconds: delay)
         didChangeState(.waitingToReconnect(delayMilliseconds: delay))
     }
 

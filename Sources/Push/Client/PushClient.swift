@@ -54,7 +54,8 @@ open class PushClient: @unchecked Sendable {
         case idle
         case connecting(PushClientSocket)
         case open(PushClientSocket)
-        case waiting(TimerHandle)
+        /// The timer of the next attempt, and its delay (for ``State``).
+        case waiting(TimerHandle, delayMilliseconds: Int64)
         case closed
     }
 
@@ -143,7 +144,7 @@ open class PushClient: @unchecked Sendable {
         case .idle: .idle
         case .connecting: .connecting
         case .open: .open
-        case .waiting: .waitingToReconnect(delayMilliseconds: 0)
+        case .waiting(_, let delay): .waitingToReconnect(delayMilliseconds: delay)
         case .closed: .closed
         }
     }
@@ -195,7 +196,7 @@ open class PushClient: @unchecked Sendable {
         case .connecting(let socket), .open(let socket):
             socket.owner = nil
             socket.close()
-        case .waiting(let timer):
+        case .waiting(let timer, _):
             loop.cancel(timer)
         case .idle, .closed:
             break
