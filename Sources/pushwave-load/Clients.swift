@@ -278,9 +278,37 @@ final class Subscriber: GeneratorSocket, @unchecked Sendable {
 
     deinit { nextSequence.deallocate() }
 
+    /// With `--protocol ws`: subscribed, and the server's reply not yet in.
+    private var awaitingSubscribed = false
+
+    override func didOpen() {
+        guard let envelope = worker.plan.envelope else { return super.didOpen() }
+        // Counted as open only once subscribed: publishing waits for every subscription.
+        awaitingSubscribed = true
+        send(envelope.subscribeCommand, kind: .text)
+    }
+
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
         let now = worker.readTime(self)
-        message.withUnsafeBytes { worker.deliver($0, kind: kind, to: self, now: now) }
+        guard worker.plan.envelope != nil else {
+            message.withUnsafeBytes { worker.deliver($0, kind: kind, to: self, now: now) }
+            return
+        }
+        guard !awaitingSubscribed else { return subscribed(message) }
+        let size = worker.plan.size
+        message.withUnsafeBytes { frame in
+            // Anything else than a message (a reply) is passed on whole, and counted as a mismatch.
+            worker.deliver(EnvelopeSubscription.payload(in: frame, size: size, kind: kind) ?? frame, kind: kind, to: self, now: now)
+        }
+    }
+
+    /// The first frame on `/ws` answers the subscribe; anything but `subscribed` fails the link.
+    private func subscribed(_ reply: RawSpan) {
+        awaitingSubscribed = false
+        let prefix = Array(#"{"op":"subscribed""#.utf8)
+        let ok = reply.withUnsafeBytes { $0.count >= prefix.count && $0.prefix(prefix.count).elementsEqual(prefix) }
+        guard ok else { return close(code: .policyViolation, reason: "subscribe refused") }
+        super.didOpen()
     }
 }
 

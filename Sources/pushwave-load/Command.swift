@@ -17,7 +17,7 @@ struct LoadCommand: ParsableCommand {
             object (and the readable report goes to standard error). Exits with status 1 when more \
             than --max-errors errors occurred or nothing was measured.
             """,
-        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self])
+        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self, RecoverCommand.self])
 }
 
 /// Options every mode takes.
@@ -226,6 +226,9 @@ struct PushCommand: ParsableCommand {
     @Option(help: "Seconds every connection stays open and idle (answering the server's pings) before publishing starts.")
     var hold = 0.0
 
+    @Option(help: "What subscribers speak: raw (the --url topic endpoint, no envelope) or ws (the server's /ws, subscribed to the --url topic, messages in envelopes). Publishers use --url (or --publish-url) as they are.")
+    var `protocol` = SubscriberProtocol.raw
+
     func validate() throws {
         guard subscribers >= 0, publishers > 0, publishers <= 65535 else {
             throw ValidationError("--publishers must be between 1 and 65535, --subscribers not negative")
@@ -259,8 +262,21 @@ struct PushCommand: ParsableCommand {
         plan.messages = messages
         plan.hold = hold
         plan.deliveryWait = wait
+        if `protocol` == .ws {
+            guard let envelope = try EnvelopeSubscription(rawURL: plan.url) else {
+                throw ValidationError("--protocol ws needs a --url of a topic: /topics/NAME or /chat")
+            }
+            guard plan.payloadStyle == .pattern else { throw ValidationError("--protocol ws needs --payload pattern") }
+            plan.envelope = envelope
+        }
         try execute(plan)
     }
+}
+
+/// `push --protocol`: how subscribers receive publications.
+enum SubscriberProtocol: String, ExpressibleByArgument, CaseIterable {
+    case raw
+    case ws
 }
 
 struct ConnectCommand: ParsableCommand {

@@ -279,7 +279,7 @@ final class LoopWorker: @unchecked Sendable {
             case .subscriber(let id):
                 let socket = Subscriber(worker: self)
                 subscribers.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
+                try socket.connect(to: plan.envelope?.url ?? plan.url, from: plan.source(for: id), tls: plan.tls)
             case .publisher(let id):
                 let socket = Publisher(worker: self, publisherID: id)
                 publishers.append(socket)

@@ -60,6 +60,8 @@ struct RunPlan: Sendable {
     var publishers = 0
     /// Messages to publish in all (`--messages`); nil: publish at `rate` for the duration.
     var messages: Int?
+    /// With `--protocol ws`: subscribers use the `/ws` protocol instead of the raw topic URL.
+    var envelope: EnvelopeSubscription?
 
     // connect
     var connectRate = 1000.0
@@ -174,5 +176,44 @@ struct PlanError: Error, CustomStringConvertible {
 extension StringProtocol {
     var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+/// `push --protocol ws`: subscribers connect to the server's `/ws` and subscribe to the topic
+/// of the raw URL the publishers use, so that the same publications arrive in envelopes.
+struct EnvelopeSubscription: Sendable {
+    let url: WebSocketURL
+    /// `{"op":"subscribe","topic":"T"}`, sent once each subscriber is open.
+    let subscribeCommand: [UInt8]
+
+    /// From a raw topic URL (`/topics/NAME` or `/chat`); nil for another path.
+    init?(rawURL: WebSocketURL) throws {
+        let path = rawURL.path
+        let topic: String
+        if path.hasPrefix("/topics/") {
+            topic = String(path.dropFirst("/topics/".count))
+        } else if path == "/chat" {
+            topic = "chat"
+        } else {
+            return nil
+        }
+        url = try WebSocketURL("\(rawURL.isSecure ? "wss" : "ws")://\(rawURL.host):\(rawURL.port)/ws")
+        subscribeCommand = Array(#"{"op":"subscribe","topic":"\#(topic)"}"#.utf8)
+    }
+
+    /// The publication inside a `/ws` frame, where the generator's ASCII payload of `size`
+    /// bytes sits unescaped: at the end of a text `message` envelope (`…"data":"PAYLOAD"}`),
+    /// or after the binary framing's header. Nil for any other frame.
+    static func payload(in frame: UnsafeRawBufferPointer, size: Int, kind: MessageKind) -> UnsafeRawBufferPointer? {
+        let count = frame.count
+        switch kind {
+        case .text:
+            guard count > size + 3, frame[count - 1] == UInt8(ascii: "}"), frame[count - 2] == UInt8(ascii: "\""),
+                  frame[count - 3 - size] == UInt8(ascii: "\"") else { return nil }
+            return UnsafeRawBufferPointer(rebasing: frame[(count - 2 - size)..<(count - 2)])
+        case .binary:
+            guard count >= 10, frame[0] == 1, count == 10 + Int(frame[9]) + size else { return nil }
+            return UnsafeRawBufferPointer(rebasing: frame[(count - size)...])
+        }
     }
 }

@@ -92,3 +92,44 @@ def test_push_over_processes_waits_for_the_last_message_in_every_child(pushwave_
     assert report["processes"] == 2
     assert report["deliveries"] == report["expected_deliveries"] == 200 * 30, report
     assert report["error_total"] == 0, report
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_push_with_ws_subscribers_reads_every_envelope(pushwave_load_bin, echo_server, binary):
+    """--protocol ws: subscribers speak /ws (subscribe, then envelopes) while the publisher
+    publishes on the raw topic URL; every subscriber gets every message, none mismatched."""
+    cmd = [
+        str(pushwave_load_bin), "push", "--url", echo_server.ws_url("/topics/generator"), "--protocol", "ws",
+        "--subscribers", "50", "--rate", "200", "--messages", "100", "--size", "64", "--threads", "1", "--json",
+    ] + (["--binary"] if binary else [])
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = last_json(result.stdout)
+    assert report["deliveries"] == report["expected_deliveries"] == 50 * 100, report
+    assert report["error_total"] == 0, report
+
+
+def test_push_with_ws_subscribers_needs_a_topic_url(pushwave_load_bin, echo_server):
+    cmd = [str(pushwave_load_bin), "push", "--url", echo_server.ws_url("/echo"), "--protocol", "ws", "--messages", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--protocol ws needs a --url of a topic" in result.stderr
+
+
+def test_recover_reports_every_client_caught_up(pushwave_load_bin, pushwave_bin, tmp_path):
+    """recover: 20 PushClients come back at once with since and each gets the 500 messages
+    it missed; the server's CPU time is read from /proc/PID/stat."""
+    srv = ServerProcess(pushwave_bin, ["--threads", "1", "--history", "rec=500"], tmp_path / "server.log")
+    srv.wait_healthy()
+    try:
+        cmd = [
+            str(pushwave_load_bin), "recover", "--url", srv.ws_url("/ws"), "--topic", "rec", "--clients", "20",
+            "--missed", "500", "--server-pid", str(srv.proc.pid), "--json",
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        report = last_json(result.stdout)
+        assert report["caught_up"] == 20 and report["delivered"] == 20 * 500 and report["resets"] == 0, report
+        assert report["server_cpu_s"] >= 0, report
+    finally:
+        srv.stop()
