@@ -64,8 +64,9 @@ public final class EventLoop: @unchecked Sendable {
     private var timers: TimerWheel<TimerAction>
     @exclusivity(unchecked)
     private var flushHooks: [() -> Void] = []
-    @exclusivity(unchecked)
-    private var ownerThread: pthread_t?
+    /// The thread running `run()`, 0 when none. Atomic: `execute` reads it from any thread
+    /// to know whether it runs on the loop's own thread.
+    private let ownerThread = Atomic<UInt>(0)
     /// The loop handed itself a task (`execute` on its own thread) that has not run yet.
     @exclusivity(unchecked)
     private var ownTasksPending = false
@@ -151,8 +152,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True when called on the thread running this loop.
     public var inEventLoop: Bool {
-        guard let ownerThread else { return false }
-        return pthread_equal(ownerThread, pthread_self()) != 0
+        let owner = ownerThread.load(ordering: .acquiring)
+        return owner != 0 && pthread_equal(pthread_t(owner), pthread_self()) != 0
     }
 
     // MARK: Running
@@ -160,12 +161,12 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `stop()` is called. When it returns, every
     /// connection and listener still registered has been closed.
     public func run() {
-        ownerThread = pthread_self()
+        ownerThread.store(UInt(pthread_self()), ordering: .releasing)
         while !stopRequested.load(ordering: .acquiring) {
             runOnce()
         }
         closeEverything()
-        ownerThread = nil
+        ownerThread.store(0, ordering: .releasing)
     }
 
     /// Asks the loop to return from `run()`; safe from any thread.
