@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <unistd.h>
 
 int pw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -42,6 +43,7 @@ int pw_set_reuseport(int fd, int on) { return set_int_option(fd, SOL_SOCKET, SO_
 int pw_set_bind_address_no_port(int fd, int on) { return set_int_option(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, on); }
 
 int pw_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0); }
+size_t pw_allocation_size(void *pointer) { return malloc_usable_size(pointer); }
 int pw_set_nodelay(int fd, int on) { return set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on); }
 int pw_set_rcvbuf(int fd, int bytes) { return set_int_option(fd, SOL_SOCKET, SO_RCVBUF, bytes); }
 int pw_set_sndbuf(int fd, int bytes) { return set_int_option(fd, SOL_SOCKET, SO_SNDBUF, bytes); }

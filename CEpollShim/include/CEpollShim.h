@@ -65,6 +65,9 @@ int pw_set_bind_address_no_port(int fd, int on);
 /// Asks the kernel to send `signal` to this process when its parent exits (prctl
 /// PR_SET_PDEATHSIG; prctl is variadic, which Swift cannot call). 0, or -1 with errno.
 int pw_set_parent_death_signal(int signal);
+/// Bytes the allocator gave the block at `pointer` (glibc's malloc_usable_size): what an
+/// object really costs, for the tests that keep a connection's footprint small.
+size_t pw_allocation_size(void *pointer);
 int pw_set_nodelay(int fd, int on);
 /// SO_LINGER with the given timeout; `seconds` = 0 makes close() send a reset.
 int pw_set_linger(int fd, int on, int seconds);

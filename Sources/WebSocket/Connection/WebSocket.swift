@@ -33,24 +33,31 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     var phase = Phase.idle
     @exclusivity(unchecked)
     private var parser: FrameParser
+    // The fields below are ordered so that they pack without padding: an idle connection's
+    // object (176 bytes with its allocator header) is most of what it costs
+    // (`ConnectionFootprintTests`).
     /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
     @exclusivity(unchecked)
     private var parsing = false
-    /// The one timer a connection needs at a time: the client's handshake timeout, the
-    /// keepalive while open, the close timeout while closing (see `timerFired`).
-    private var timer: TimerHandle?
-    /// Loop time of the last input, for pings and the idle timeout.
-    @exclusivity(unchecked)
-    private var lastInput: Int64 = 0
-    @exclusivity(unchecked)
-    private var awaitingPong = false
     /// The close code `didClose` reports; nil means no close frame (1006).
     private var closeCode: CloseCode?
-    /// What only some connections need, kept out of line so idle ones stay small.
-    var extras: ConnectionExtras?
+    @exclusivity(unchecked)
+    private var awaitingPong = false
     /// Whether and how sent messages are compressed (permessage-deflate); set before opening.
     @exclusivity(unchecked)
     var sendCompression = SendCompression.off
+    /// This connection's slot in its context's ``KeepaliveSweep`` while open; -1 otherwise.
+    var keepaliveSlot: Int32 = -1
+    /// The one timer a connection needs at a time: the client's handshake timeout or the
+    /// close timeout while closing (see `timerFired`). Pings and the idle timeout of open
+    /// connections are their context's ``KeepaliveSweep``'s.
+    private var timer: TimerHandle?
+    /// Loop time of the last input, for pings and the idle timeout: its low 32 bits, which
+    /// measure any silence up to 49 days with wrapping subtraction, in half the space.
+    @exclusivity(unchecked)
+    private var lastInput: UInt32 = 0
+    /// What only some connections need, kept out of line so idle ones stay small.
+    var extras: ConnectionExtras?
 
     /// Creates a connection on `context`'s loop. A server route creates it in
     /// ``ServerResponse/upgrade(subprotocol:makeSocket:)``; a client calls
@@ -333,6 +340,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         closeCode = code
         closeReason = reason
         phase = .closing
+        context.keepalive?.remove(self)
         startCloseTimer()
     }
 
@@ -356,20 +364,18 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
     }
 
-    /// The connection's one timer came due: on the server a keepalive or close timeout closes
-    /// the socket; on the client the close timeout starts. Internal to the protocol.
+    /// The connection's one timer came due: the handshake or the close timeout ran out.
+    /// Internal to the protocol.
     public final override func timerFired() {
         timer = nil
         switch phase {
         case .handshaking:
             closeReason = "handshake timed out"
             reset()
-        case .open:
-            keepaliveTick()
         case .closing:
             // The peer never finished the closing handshake (or never read our close): give up.
             reset()
-        case .idle, .closed:
+        case .idle, .open, .closed:
             break
         }
     }
@@ -393,7 +399,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             receiveHandshake(upgrade, bytes)
             return
         }
-        lastInput = loop.now
+        lastInput = UInt32(truncatingIfNeeded: loop.now)
         awaitingPong = false
         parseFrames(bytes)
     }
@@ -502,9 +508,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     func opened() {
         phase = .open
-        lastInput = loop.now
+        lastInput = UInt32(truncatingIfNeeded: loop.now)
         context.statistics.connectionsOpened += 1
-        scheduleKeepalive()
+        context.keepalive?.add(self)
         didOpen()
     }
 
@@ -529,6 +535,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         }
         phase = .closed
         setTimer(afterMilliseconds: nil)
+        context.keepalive?.remove(self)
         if !parsing { parser.releaseBuffers() }
         context.unsubscribeAll(self)
         if wasOpen { context.statistics.connectionsClosed += 1 }
@@ -544,31 +551,26 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     // MARK: Keepalive
 
-    private func scheduleKeepalive() {
-        let configuration = context.configuration
-        let intervals = [configuration.pingIntervalMilliseconds, configuration.idleTimeoutMilliseconds].filter { $0 > 0 }
-        setTimer(afterMilliseconds: intervals.min())
-    }
-
-    private func keepaliveTick() {
+    /// The keepalive sweep's visit (see ``KeepaliveSweep``): closes an idle connection, pings
+    /// a silent one, and drops one that stayed silent for two intervals (the ping unanswered).
+    func keepaliveCheck(now: Int64) {
         guard case .open = phase else { return }
         let configuration = context.configuration
-        let silence = loop.now - lastInput
+        let silence = Int64(UInt32(truncatingIfNeeded: now) &- lastInput)
         if configuration.idleTimeoutMilliseconds > 0, silence >= configuration.idleTimeoutMilliseconds {
             close(code: .goingAway, reason: "idle timeout")
             return
         }
-        if configuration.pingIntervalMilliseconds > 0, silence >= configuration.pingIntervalMilliseconds {
-            if awaitingPong {
-                // A whole interval without an answer to our ping: the peer is gone.
-                closeReason = "no answer to ping"
-                reset()
-                return
-            }
+        let interval = configuration.pingIntervalMilliseconds
+        guard interval > 0, silence >= interval else { return }
+        if !awaitingPong {
             awaitingPong = true
             _ = sendFrame(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
+        } else if silence >= 2 * interval {
+            // A ping sent at least three quarters of an interval ago, and no answer: the peer is gone.
+            closeReason = "no answer to ping"
+            reset()
         }
-        scheduleKeepalive()
     }
 }
 

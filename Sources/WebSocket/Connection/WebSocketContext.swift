@@ -96,6 +96,8 @@ public final class WebSocketContext: @unchecked Sendable {
     private var maskKeys: MaskKeyGenerator
     /// The loop's shared permessage-deflate compressors, decompressor and scratch memory.
     let compression: LoopCompression
+    /// Pings and idle timeouts of the open connections; nil when the configuration has neither.
+    let keepalive: KeepaliveSweep?
 
     /// Creates the context for connections on `loop`.
     ///
@@ -118,6 +120,7 @@ public final class WebSocketContext: @unchecked Sendable {
         outboundBudget = configuration.maxOutboundMemory
         maskKeys = MaskKeyGenerator()
         compression = LoopCompression(configuration: configuration.deflate)
+        keepalive = KeepaliveSweep(loop: loop, configuration: configuration)
     }
 
     /// Publishes to the subscribers of `topic` on this loop now, and through the broker to

@@ -1,0 +1,20 @@
+import CEpollShim
+import Reactor
+import Testing
+@testable import WebSocket
+
+/// What an idle connection costs: the one object a server keeps for it. A million idle
+/// connections are the server's reason to exist, so a field added to `WebSocket` (or to
+/// `TCPConnection` under it) has to earn its bytes here.
+@Suite struct ConnectionFootprintTests {
+    @Test func idleWebSocketObjectStaysSmall() throws {
+        let loop = try EventLoop()
+        let context = WebSocketContext(loop: loop, role: .server)
+        let socket = WebSocket(context: context)
+        let bytes = pw_allocation_size(Unmanaged.passUnretained(socket).toOpaque())
+        // 168 usable bytes: a 176-byte block. The fields are ordered to pack without padding
+        // (see `WebSocket`); the send queue is one pointer while empty, pings and idle
+        // timeouts live in the context's `KeepaliveSweep` rather than in a timer per connection.
+        #expect(bytes <= 168, "an idle WebSocket object takes \(bytes) bytes")
+    }
+}
