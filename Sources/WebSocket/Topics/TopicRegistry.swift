@@ -18,7 +18,7 @@ final class TopicRegistry {
     /// The topics of each subscribed connection: for unsubscribing it when it closes, and for
     /// finding its pending batches before a direct send. Connections without topics have no
     /// entry (and pay nothing).
-    private var memberships: [ObjectIdentifier: [Topic]] = [:]
+    private var memberships: [ObjectIdentifier: TopicMemberships] = [:]
     /// Topics with a batch waiting for the flush. Checked on every direct send.
     // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
@@ -43,7 +43,8 @@ final class TopicRegistry {
     func subscribe(_ socket: WebSocket, to name: String) -> Bool {
         let topic = topics[name] ?? makeTopic(name)
         guard topic.add(socket) else { return false }
-        memberships[ObjectIdentifier(socket), default: []].append(topic)
+        let id = ObjectIdentifier(socket)
+        memberships[id] = memberships[id].map { $0.adding(topic) } ?? .one(topic)
         return topic.subscribers.count == 1
     }
 
@@ -51,8 +52,7 @@ final class TopicRegistry {
     func unsubscribe(_ socket: WebSocket, from name: String) -> Bool {
         guard let topic = topics[name], topic.remove(socket) else { return false }
         let id = ObjectIdentifier(socket)
-        memberships[id]?.removeAll { $0 === topic }
-        if memberships[id]?.isEmpty == true { memberships[id] = nil }
+        memberships[id] = memberships[id]?.removing(topic)
         return leave(topic)
     }
 
@@ -60,8 +60,8 @@ final class TopicRegistry {
     /// topic that it was the last subscriber of.
     func unsubscribeAll(_ socket: WebSocket, emptied: (String) -> Void) {
         guard !memberships.isEmpty, let subscribed = memberships.removeValue(forKey: ObjectIdentifier(socket)) else { return }
-        for topic in subscribed {
-            guard topic.remove(socket) else { continue }
+        subscribed.forEach { topic in
+            guard topic.remove(socket) else { return }
             if leave(topic) { emptied(topic.name) }
         }
     }
@@ -70,8 +70,8 @@ final class TopicRegistry {
     /// directly, so that they do not arrive after it.
     func deliverPending(to socket: WebSocket) {
         guard let subscribed = memberships[ObjectIdentifier(socket)] else { return }
-        for topic in subscribed where topic.hasPendingBatch {
-            topic.deliverEarly(to: socket)
+        subscribed.forEach { topic in
+            if topic.hasPendingBatch { topic.deliverEarly(to: socket) }
         }
     }
 
