@@ -97,6 +97,14 @@ import Testing
         #expect(merged.skippedLines == 3)
     }
 
+    @Test func aSeriesBelongsToOneFamilyOnly() {
+        // `h_count` is the histogram's in the first text and untyped in the second: written
+        // twice, it would be a repeated series in the exposition.
+        let merged = Self.merge(["# TYPE h histogram\nh_count 3\n", "h_count 5\n# TYPE h_count counter\nh_count 1\n"])
+        #expect(merged.text == "# TYPE h histogram\nh_count 3\n")
+        #expect(merged.skippedLines == 2)
+    }
+
     @Test func aSampleRepeatedWithinOneTextIsSkipped() {
         let merged = Self.merge(["a 1\na 1\n", "a 1\n"])
         #expect(merged.text == "# TYPE a untyped\na 2\n")

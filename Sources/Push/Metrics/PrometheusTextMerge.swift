@@ -62,9 +62,8 @@ public struct PrometheusTextMerge {
 
     private struct Family {
         let type: String
-        /// Series keys in the order first seen, and their sums.
+        /// Series keys in the order first seen.
         var order: [String] = []
-        var values: [String: Value] = [:]
     }
 
     private static let types: Set<String> = ["counter", "gauge", "histogram", "summary", "untyped"]
@@ -73,7 +72,9 @@ public struct PrometheusTextMerge {
     private let reserved: Set<String>
     private var familyOrder: [String] = []
     private var families: [String: Family] = [:]
-    private var seriesCount = 0
+    /// Every series' sum and family, by key. A key belongs to one family only (`x_count` may
+    /// be a histogram's in one text and untyped in another), so that no series is written twice.
+    private var series: [String: (family: String, value: Value)] = [:]
 
     /// Lines skipped so far, for being malformed, over a limit, of a conflicting type or
     /// repeated within their text.
@@ -110,10 +111,7 @@ public struct PrometheusTextMerge {
 
     /// The sum of the label-free sample `name` over every text, or nil if no text had it.
     public func value(of name: String) -> Double? {
-        for family in families.values {
-            if let value = family.values[name] { return value.double }
-        }
-        return nil
+        series[name]?.value.double
     }
 
     /// The merged exposition: families in the order first seen, each with its `# TYPE` line
@@ -124,7 +122,7 @@ public struct PrometheusTextMerge {
             guard let family = families[name] else { continue }
             out += "# TYPE \(name) \(family.type)\n"
             for key in family.order {
-                guard let value = family.values[key] else { continue }
+                guard let value = series[key]?.value else { continue }
                 out += "\(key) \(value.text)\n"
             }
         }
@@ -152,18 +150,18 @@ public struct PrometheusTextMerge {
         if type == "summary", family == sample.name { return true }  // a quantile: not summable, left out
         if let existing = families[family], existing.type != type { return false }
         guard seen.insert(sample.key).inserted else { return false }
-        if let sum = families[family]?.values[sample.key] {
-            families[family]?.values[sample.key] = sum + sample.value
+        if let existing = series[sample.key] {
+            guard existing.family == family else { return false }
+            series[sample.key] = (family, existing.value + sample.value)
             return true
         }
-        guard seriesCount < limits.maxSeries else { return false }
-        seriesCount += 1
+        guard series.count < limits.maxSeries else { return false }
+        series[sample.key] = (family, sample.value)
         if families[family] == nil {
             families[family] = Family(type: type)
             familyOrder.append(family)
         }
         families[family]?.order.append(sample.key)
-        families[family]?.values[sample.key] = sample.value
         return true
     }
 
