@@ -264,3 +264,26 @@ async def test_with_redis_a_publish_reaches_the_subscribers_of_every_worker(push
     finally:
         srv.stop()
         redis.stop()
+
+
+@pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0,
+                    reason="redis-server is not installed")
+def test_healthz_counts_the_redis_connections_of_every_worker(pushwave_bin, tmp_path):
+    redis = RedisServer(tmp_path)
+    srv = ServerProcess(pushwave_bin, ["--processes", "3", "--redis", redis.url], tmp_path / "server.log")
+    try:
+        srv.wait_healthy()
+        wait_for(lambda: len(workers_of(srv.pid)) == 3, 20, "three workers")
+        wait_for_metrics(srv, {"pushwave_redis_connections_down": 0, "pushwave_metrics_workers_missing": 0})
+        # Each worker has two Redis connections: whichever worker answers, the server has six down.
+        redis.kill()
+        wait_for(lambda: http_get(srv.host, srv.port, "/healthz")[::2] == (503, b"degraded: 6 Redis connections are down\n"),
+                 10, "/healthz to count every worker's connections")
+        for _ in range(6):
+            assert http_get(srv.host, srv.port, "/healthz")[::2] == (503, b"degraded: 6 Redis connections are down\n")
+        assert scrape(srv)["pushwave_redis_connections_down"] == 6
+        redis.start()
+        wait_for(lambda: http_get(srv.host, srv.port, "/healthz")[::2] == (200, b"ok\n"), 15, "/healthz ok again")
+    finally:
+        srv.stop()
+        redis.stop()
