@@ -111,7 +111,7 @@ struct PushwaveCommand: AsyncParsableCommand {
     @Option(help: "Event loops, one thread each.")
     var threads = 1
 
-    @Option(help: "Worker processes sharing the port (SO_REUSEPORT), each with --threads loops and its own descriptor limit; supervised. Topics span the workers only with --redis.")
+    @Option(help: "Worker processes sharing the port (SO_REUSEPORT), each with --threads loops and its own descriptor limit; supervised. Topics span the workers only with --redis; /metrics sums every worker's figures.")
     var processes = 1
 
     @Option(help: .hidden)
