@@ -97,12 +97,22 @@ async def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced
 
 def scrape(srv: ServerProcess) -> dict[str, float]:
     """/metrics on the shared port (a new connection each time, so the kernel picks a worker
-    each time), parsed as Prometheus does: every label-free sample by name."""
+    each time), parsed as Prometheus does: every label-free sample by name, and the
+    per-worker connections as "worker:I"."""
     status, _, body = http_get(srv.host, srv.port, "/metrics")
     assert status == 200, status
-    return {sample.name: sample.value
-            for family in text_string_to_metric_families(body.decode())
-            for sample in family.samples if not sample.labels}
+    metrics = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if not sample.labels:
+                metrics[sample.name] = sample.value
+            elif sample.name == "pushwave_worker_connections_open":
+                metrics[f"worker:{sample.labels['worker']}"] = sample.value
+    return metrics
+
+
+def per_worker(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: value for name, value in metrics.items() if name.startswith("worker:")}
 
 
 def wait_for_metrics(srv: ServerProcess, wanted: dict[str, float], timeout: float = 10) -> dict[str, float]:
@@ -151,9 +161,13 @@ async def test_metrics_on_the_shared_port_sum_every_worker_whichever_answers(thr
         totals = {"pushwave_connections_open": 30, "pushwave_messages_received_total": 120,
                   "pushwave_messages_sent_total": 120, "pushwave_workers": 3, "pushwave_metrics_workers_missing": 0}
         wait_for_metrics(srv, totals)
+        spread = per_worker(scrape(srv))
+        assert sorted(spread) == ["worker:0", "worker:1", "worker:2"] and sum(spread.values()) == 30, spread
+        assert sum(1 for count in spread.values() if count > 0) >= 2, spread
         for _ in range(12):
             metrics = scrape(srv)
             assert {name: metrics.get(name) for name in totals} == totals
+            assert per_worker(metrics) == spread
 
         # A worker killed: its clients are gone, the supervisor starts another, and the totals
         # follow: the survivors' connections, then all 30 again once the lost ones reconnect.

@@ -97,6 +97,15 @@ import Testing
         #expect(merged.skippedLines == 3)
     }
 
+    @Test func addReadsOneTextsOwnValue() {
+        var merge = PrometheusTextMerge()
+        #expect(merge.add(Array(Self.worker.utf8), reading: "pushwave_connections_open") == 10)
+        #expect(merge.add(Array("pushwave_connections_open 4\n".utf8), reading: "pushwave_connections_open") == nil)  // untyped: conflicts
+        #expect(merge.add(Array(Self.worker.utf8), reading: "pushwave_handshake_failures_total") == nil)  // has labels
+        #expect(merge.add(Array("# TYPE pushwave_connections_open gauge\npushwave_connections_open 2.5\n".utf8), reading: "pushwave_connections_open") == 2.5)
+        #expect(merge.value(of: "pushwave_connections_open") == 22.5)
+    }
+
     @Test func aSeriesBelongsToOneFamilyOnly() {
         // `h_count` is the histogram's in the first text and untyped in the second: written
         // twice, it would be a repeated series in the exposition.

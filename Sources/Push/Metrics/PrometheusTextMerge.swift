@@ -89,9 +89,12 @@ public struct PrometheusTextMerge {
         self.reserved = reserved
     }
 
-    /// Adds one exposition's samples to the sums.
-    public mutating func add(_ text: some Collection<UInt8>) {
+    /// Adds one exposition's samples to the sums; returns this text's own value of the
+    /// label-free sample `reading` (nil if it has none, or it was skipped).
+    @discardableResult
+    public mutating func add(_ text: some Collection<UInt8>, reading: String? = nil) -> Double? {
         textsAdded += 1
+        var read: Double?
         let bytes = Array(text)
         var declared: [String: String] = [:]  // this text's TYPE lines
         var seen: Set<String> = []  // this text's samples, to refuse repeats
@@ -102,11 +105,13 @@ public struct PrometheusTextMerge {
             let line = bytes[start..<end]
             start = end + 1
             if line.isEmpty { continue }
-            guard line.count <= limits.maxLineBytes, addLine(line, declared: &declared, seen: &seen) else {
-                skippedLines += 1
-                continue
+            switch line.count <= limits.maxLineBytes ? addLine(line, declared: &declared, seen: &seen) : .skipped {
+            case .skipped: skippedLines += 1
+            case .ignored: break
+            case .added(let sample): if sample.key == reading { read = sample.value.double }
             }
         }
+        return read
     }
 
     /// The sum of the label-free sample `name` over every text, or nil if no text had it.
@@ -131,10 +136,18 @@ public struct PrometheusTextMerge {
 
     // MARK: Lines
 
-    /// Adds one line; false if it is to be skipped.
-    private mutating func addLine(_ line: ArraySlice<UInt8>, declared: inout [String: String], seen: inout Set<String>) -> Bool {
-        if line.first == UInt8(ascii: "#") { return comment(line, declared: &declared) }
-        guard let sample = Self.sample(line) else { return false }
+    private enum LineOutcome {
+        /// Malformed, over a limit, of a conflicting type or a repeat: counted in `skippedLines`.
+        case skipped
+        /// A comment, or a summary's quantile (left out on purpose).
+        case ignored
+        case added(Sample)
+    }
+
+    /// Adds one line.
+    private mutating func addLine(_ line: ArraySlice<UInt8>, declared: inout [String: String], seen: inout Set<String>) -> LineOutcome {
+        if line.first == UInt8(ascii: "#") { return comment(line, declared: &declared) ? .ignored : .skipped }
+        guard let sample = Self.sample(line) else { return .skipped }
         let family: String
         let type: String
         if let own = declared[sample.name] {
@@ -146,23 +159,23 @@ public struct PrometheusTextMerge {
         } else {
             (family, type) = (sample.name, "untyped")
         }
-        guard !reserved.contains(family), !reserved.contains(sample.name) else { return false }
-        if type == "summary", family == sample.name { return true }  // a quantile: not summable, left out
-        if let existing = families[family], existing.type != type { return false }
-        guard seen.insert(sample.key).inserted else { return false }
+        guard !reserved.contains(family), !reserved.contains(sample.name) else { return .skipped }
+        if type == "summary", family == sample.name { return .ignored }  // a quantile: not summable, left out
+        if let existing = families[family], existing.type != type { return .skipped }
+        guard seen.insert(sample.key).inserted else { return .skipped }
         if let existing = series[sample.key] {
-            guard existing.family == family else { return false }
+            guard existing.family == family else { return .skipped }
             series[sample.key] = (family, existing.value + sample.value)
-            return true
+            return .added(sample)
         }
-        guard series.count < limits.maxSeries else { return false }
+        guard series.count < limits.maxSeries else { return .skipped }
         series[sample.key] = (family, sample.value)
         if families[family] == nil {
             families[family] = Family(type: type)
             familyOrder.append(family)
         }
         families[family]?.order.append(sample.key)
-        return true
+        return .added(sample)
     }
 
     /// A `# TYPE` line is recorded for this text; other comments (`# HELP`, free text) are

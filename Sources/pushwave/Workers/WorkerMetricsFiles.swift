@@ -46,6 +46,8 @@ final class WorkerMetricsFiles: Sendable {
     /// Written by the merge itself, so skipped in the workers' texts.
     static let workersGauge = "pushwave_workers"
     static let missingGauge = "pushwave_metrics_workers_missing"
+    /// The one per-worker family (N series): how the kernel spreads the connections.
+    static let workerConnectionsGauge = "pushwave_worker_connections_open"
 
     init(directory: String, index: Int, count: Int, logger: Logger) {
         self.directory = directory
@@ -119,38 +121,42 @@ final class WorkerMetricsFiles: Sendable {
         return bytes
     }
 
-    /// Every worker's figures summed (this worker's from `own`, the live text), and how many
-    /// workers had none to add.
-    func merge(own: [UInt8]) -> (merge: PrometheusTextMerge, missing: Int) {
-        var merge = PrometheusTextMerge(reserved: [Self.workersGauge, Self.missingGauge])
+    /// Every worker's figures summed (this worker's from `own`, the live text), how many
+    /// workers had none to add, and each worker's open connections (nil for those).
+    func merge(own: [UInt8]) -> (merge: PrometheusTextMerge, missing: Int, connections: [Double?]) {
+        var merge = PrometheusTextMerge(reserved: [Self.workersGauge, Self.missingGauge, Self.workerConnectionsGauge])
         var missing = 0
+        var connections: [Double?] = []
         for worker in 0..<count {
-            if worker == index {
-                merge.add(own)
-            } else if let text = read(worker: worker) {
-                merge.add(text)
-            } else {
+            guard let text = worker == index ? own : read(worker: worker) else {
                 missing += 1
+                connections.append(nil)
+                continue
             }
+            connections.append(merge.add(text, reading: "pushwave_connections_open"))
         }
         if merge.skippedLines > 0, !warnedAboutSkipping.exchange(true, ordering: .relaxed) {
             logger.warning("skipped malformed lines in the workers' metrics", metadata: ["lines": "\(merge.skippedLines)"])
         }
-        return (merge, missing)
+        return (merge, missing, connections)
     }
 
     /// The server's `/metrics`: the sums, then how many workers there are and how many were
-    /// left out.
+    /// left out, and each worker's open connections.
     func exposition(own: [UInt8]) -> [UInt8] {
-        let (merge, missing) = merge(own: own)
-        return Array(
-            (merge.text + """
-                # TYPE \(Self.workersGauge) gauge
-                \(Self.workersGauge) \(count)
-                # TYPE \(Self.missingGauge) gauge
-                \(Self.missingGauge) \(missing)
+        let (merge, missing, connections) = merge(own: own)
+        var text = merge.text + """
+            # TYPE \(Self.workersGauge) gauge
+            \(Self.workersGauge) \(count)
+            # TYPE \(Self.missingGauge) gauge
+            \(Self.missingGauge) \(missing)
+            # TYPE \(Self.workerConnectionsGauge) gauge
 
-                """).utf8)
+            """
+        for (worker, open) in connections.enumerated() {
+            if let open { text += "\(Self.workerConnectionsGauge){worker=\"\(worker)\"} \(open)\n" }
+        }
+        return Array(text.utf8)
     }
 
     // MARK: The supervisor's side

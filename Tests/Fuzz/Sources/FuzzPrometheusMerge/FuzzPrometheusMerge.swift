@@ -6,9 +6,10 @@ import FuzzSupport
 /// The input is up to 8 texts separated by zero bytes (a worker's file is the text of one
 /// other process). They are merged (with a series limit of 5 when the input's length is a
 /// multiple of 5, and `reserved` named), which must not crash and must skip no more lines
-/// than there are. The exposition written out must be well-formed and lossless: merged
-/// again on its own (with room for the longer lines it may write), no line is skipped, every
-/// sample line comes back the same, and no series is written twice.
+/// than there are; a text's own value of `a`, when read, must be in the sums. The exposition
+/// written out must be well-formed and lossless: merged again on its own (with room for the
+/// longer lines it may write), no line is skipped, every sample line comes back the same,
+/// and no series is written twice.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: start, count: count)
@@ -18,7 +19,8 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     var lines = 0
     for text in input.split(separator: 0, maxSplits: 7, omittingEmptySubsequences: false) {
         lines += text.split(separator: UInt8(ascii: "\n")).count
-        withExactCopy(of: UnsafeRawBufferPointer(rebasing: text)) { merge.add(UnsafeRawBufferPointer($0)) }
+        let read = withExactCopy(of: UnsafeRawBufferPointer(rebasing: text)) { merge.add(UnsafeRawBufferPointer($0), reading: "a") }
+        fuzzCheck(read == nil || merge.value(of: "a") != nil, "read a value of a that the merge does not have")
     }
     fuzzCheck(merge.skippedLines <= lines, "skipped \(merge.skippedLines) of \(lines) lines")
 
