@@ -18,9 +18,10 @@ struct Pages: Sendable {
 
     /// 200 `ok`; with `--redis`, 503 `degraded: …` while any Redis connection is down (the
     /// node then delivers nothing and queues or refuses publications, so a load balancer
-    /// should prefer other nodes).
-    private func health() -> ServerResponse {
-        guard let down = metrics.backplaneFigures?.connectionsDown, down > 0 else { return .text(200, "ok\n") }
+    /// should prefer other nodes). With `--processes`, the Redis connections of every worker
+    /// count (from the figures the workers share for `/metrics`).
+    private func health(_ request: ServerRequest) -> ServerResponse {
+        guard let down = metrics.redisConnectionsDown(current: request.context), down > 0 else { return .text(200, "ok\n") }
         return .text(503, "degraded: \(down) Redis connection\(down == 1 ? " is" : "s are") down\n")
     }
 
@@ -37,7 +38,7 @@ struct Pages: Sendable {
         case "/pushwave.js":
             return .http(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "no-cache")], body: PackageResources.pushwave_js)
         case "/healthz":
-            return health()
+            return health(request)
         case "/metrics":
             return .http(
                 status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

@@ -1,6 +1,6 @@
 import Metrics
 import Prometheus
-import Push
+@_spi(Internals) import Push
 import Reactor
 import Synchronization
 import WebSocket
@@ -11,6 +11,9 @@ import WebSocket
 ///
 /// The loops keep counting in plain per-loop fields (no atomic per message); the totals are
 /// handed to swift-metrics at scrape time, and swift-prometheus renders them.
+///
+/// A worker of `--processes` also writes its text for the other workers, and answers with
+/// the sum of all of theirs (`WorkerMetricsFiles`).
 final class MetricsBoard: Sendable {
     struct LoopCounters: Sendable {
         var statistics = WebSocketStatistics()
@@ -27,11 +30,14 @@ final class MetricsBoard: Sendable {
     /// Held while totals are turned into increments, so two loops answering scrapes at the
     /// same time do not add the same difference twice.
     private let exported: Mutex<ExportedMetrics>
+    /// Set in a worker of `--processes`: the files through which the workers share their figures.
+    private let workers: WorkerMetricsFiles?
 
     /// `registry` is the one the process-wide `MetricsSystem` was bootstrapped with; make the
     /// board after the bootstrap, as its metrics are made at once.
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry, workers: WorkerMetricsFiles? = nil) {
         self.registry = registry
+        self.workers = workers
         exported = Mutex(ExportedMetrics())
     }
 
@@ -41,6 +47,17 @@ final class MetricsBoard: Sendable {
         hub.withLock { $0 = push.hub }
         for context in server.contexts {
             context.loop.execute { [self] in self.publishEvery250ms(context) }
+        }
+        if workers != nil, let first = server.contexts.first {
+            first.loop.execute { [self] in self.writeWorkerFileEvery500ms(first) }
+        }
+    }
+
+    /// Keeps this worker's file fresh for the other workers' scrapes.
+    private func writeWorkerFileEvery500ms(_ context: WebSocketContext) {
+        _ = workers?.publish { renderWorker(current: context) }
+        context.loop.schedule(afterMilliseconds: WorkerMetricsFiles.publishIntervalMilliseconds) { [self] in
+            writeWorkerFileEvery500ms(context)
         }
     }
 
@@ -80,8 +97,24 @@ final class MetricsBoard: Sendable {
         return total
     }
 
-    /// The Prometheus text exposition of all loops' counters.
+    /// The Prometheus text exposition of the server: all loops' counters, and in a worker of
+    /// `--processes` those of every worker summed.
     func render(current: WebSocketContext) -> [UInt8] {
+        guard let workers else { return renderWorker(current: current) }
+        let own = workers.publish { renderWorker(current: current) }
+        return workers.exposition(own: own)
+    }
+
+    /// Redis connections down in this process, or with `--processes` in every worker
+    /// (nil without `--redis`).
+    func redisConnectionsDown(current: WebSocketContext) -> Int? {
+        guard let workers else { return backplaneFigures?.connectionsDown }
+        let own = workers.publish { renderWorker(current: current) }
+        return workers.merge(own: own).merge.value(of: "pushwave_redis_connections_down").map { Int($0) }
+    }
+
+    /// This process's exposition: all its loops' counters.
+    private func renderWorker(current: WebSocketContext) -> [UInt8] {
         let total = totals(current: current)
         let hub = hub.withLock { $0 }
         let history = hub?.historyFigures

@@ -74,7 +74,7 @@ struct PushwaveCommand: AsyncParsableCommand {
     private func supervise(commandLine: [String]) throws {
         bootstrapLogging()
         let logger = Logger(label: "pushwave")
-        let supervisor = WorkerSupervisor(
+        let supervisor = try WorkerSupervisor(
             count: processes, arguments: ["pushwave"] + WorkerSupervisor.workerCommandLine(commandLine),
             maxConnections: maxConnections, logger: logger)
         try supervisor.run()
@@ -111,11 +111,15 @@ struct PushwaveCommand: AsyncParsableCommand {
     @Option(help: "Event loops, one thread each.")
     var threads = 1
 
-    @Option(help: "Worker processes sharing the port (SO_REUSEPORT), each with --threads loops and its own descriptor limit; supervised. Topics span the workers only with --redis.")
+    @Option(help: "Worker processes sharing the port (SO_REUSEPORT), each with --threads loops and its own descriptor limit; supervised. Topics span the workers only with --redis; /metrics sums every worker's figures.")
     var processes = 1
 
     @Option(help: .hidden)
     var workerIndex: Int?
+
+    /// Set by the supervisor for its workers: where they share their figures for `/metrics`.
+    @Option(help: .hidden)
+    var metricsDirectory: String?
 
     @Option(help: "Largest message (and frame) accepted from a client, in bytes; larger ones are closed with 1009. Also the largest publish API body (larger: 413).")
     var maxMessageSize = 1024 * 1024
@@ -213,7 +217,11 @@ struct PushwaveCommand: AsyncParsableCommand {
                 // show up at /metrics too.
                 let registry = PrometheusCollectorRegistry()
                 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-                let metrics = MetricsBoard(registry: registry)
+                var workers: WorkerMetricsFiles?
+                if let workerIndex, let metricsDirectory {
+                    workers = WorkerMetricsFiles(directory: metricsDirectory, index: workerIndex, count: processes, logger: logger)
+                }
+                let metrics = MetricsBoard(registry: registry, workers: workers)
                 let pages = Pages(metrics: metrics)
                 let pushServer = PushServer(
                     configuration: try push.configuration(logger: logger), webSocket: webSocketConfiguration, logger: logger

@@ -1,11 +1,11 @@
 // swift-tools-version:6.1
-// libFuzzer targets for the protocol parsers and the push layer's token and JSON readers, built against the package two levels up.
+// libFuzzer targets for the protocol parsers and the push layer's token, JSON and metrics readers, built against the package two levels up.
 // Build and run them with `scripts/fuzz` (see README.md here).
 import PackageDescription
 
 let fuzzers = [
     "FuzzFrameParserServer", "FuzzFrameParserClient", "FuzzHTTPRequest", "FuzzHTTPBody", "FuzzUTF8", "FuzzInflate",
-    "FuzzExtensions", "FuzzJSON", "FuzzToken", "FuzzRESP",
+    "FuzzExtensions", "FuzzJSON", "FuzzToken", "FuzzRESP", "FuzzPrometheusMerge",
 ]
 
 let package = Package(

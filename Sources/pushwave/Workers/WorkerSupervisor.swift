@@ -15,6 +15,10 @@ import Glibc
 /// and the workers then exit at once. A worker that fails while starting (a port in use, a
 /// bad file) ends the whole server with status 1: restarting it would fail the same way.
 /// Workers get SIGTERM if the supervisor itself dies.
+///
+/// It also makes the private directory through which the workers share their figures, so
+/// that `/metrics` on the shared port answers for the whole server (`WorkerMetricsFiles`),
+/// removes a dead worker's figures from it, and removes it when it stops.
 struct WorkerSupervisor {
     let count: Int
     /// The command line each worker gets, with `--worker-index` and its share of
@@ -22,6 +26,7 @@ struct WorkerSupervisor {
     let arguments: [String]
     let maxConnections: Int
     let logger: Logger
+    let metricsDirectory: String
 
     /// A worker that dies within this time of its start died young.
     static let startupMilliseconds: Int64 = 2_000
@@ -33,15 +38,37 @@ struct WorkerSupervisor {
         case stopping(signals: Int)
     }
 
+    init(count: Int, arguments: [String], maxConnections: Int, logger: Logger) throws {
+        self.count = count
+        self.arguments = arguments
+        self.maxConnections = maxConnections
+        self.logger = logger
+        metricsDirectory = try WorkerMetricsFiles.makeDirectory()
+    }
+
     func run() throws -> Never {
-        let executable = try Self.currentExecutable()
+        let executable: String
+        do {
+            executable = try Self.currentExecutable()
+        } catch {
+            WorkerMetricsFiles.removeDirectory(metricsDirectory, workers: count)
+            throw error
+        }
         var workers = (0..<count).map { WorkerProcess(index: $0) }
         var signals = sigset_t()
         sigemptyset(&signals)
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        for index in workers.indices { try workers[index].start(executable: executable, arguments: workerArguments(index)) }
+        for index in workers.indices {
+            do {
+                try workers[index].start(executable: executable, arguments: workerArguments(index))
+            } catch {
+                for worker in workers { worker.send(SIGKILL) }
+                WorkerMetricsFiles.removeDirectory(metricsDirectory, workers: count)
+                throw error
+            }
+        }
         logger.info("started \(count) workers", metadata: ["pids": "\(workers.map(\.pid))"])
 
         var phase = Phase.starting
@@ -67,6 +94,7 @@ struct WorkerSupervisor {
             reap(&workers, phase: phase, restarts: &restarts)
             if case .stopping = phase, workers.allSatisfy({ $0.pid == 0 }) {
                 logger.info("stopped")
+                WorkerMetricsFiles.removeDirectory(metricsDirectory, workers: count)
                 exit(0)
             }
             restartDue(&workers, restarts: &restarts, executable: executable)
@@ -83,6 +111,7 @@ struct WorkerSupervisor {
             let exit = WorkerExit(waitStatus: status)
             let lifetime = MonotonicClock.milliseconds() - workers[index].startedAt
             workers[index].exited()
+            WorkerMetricsFiles.removeFile(in: metricsDirectory, worker: index)
             switch phase {
             case .stopping:
                 logger.info("worker \(index) stopped", metadata: ["how": "\(exit)"])
@@ -90,6 +119,7 @@ struct WorkerSupervisor {
                 if case .status(1) = exit {
                     logger.error("worker \(index) could not start (its message is above); stopping")
                     for worker in workers { worker.send(SIGKILL) }
+                    WorkerMetricsFiles.removeDirectory(metricsDirectory, workers: count)
                     Glibc.exit(1)
                 }
                 fallthrough
@@ -121,7 +151,10 @@ struct WorkerSupervisor {
     /// connections over 4 workers, one got a few dozen more than its share).
     private func workerArguments(_ index: Int) -> [String] {
         let share = max(1, maxConnections / count + maxConnections / count / 4)
-        return arguments + ["--worker-index", String(index), "--max-connections", String(share)]
+        return arguments + [
+            "--worker-index", String(index), "--max-connections", String(share), "--processes", String(count),
+            "--metrics-directory", metricsDirectory,
+        ]
     }
 
     private static func currentExecutable() throws -> String {
@@ -130,6 +163,9 @@ struct WorkerSupervisor {
         guard length > 0 else { throw RuntimeError("cannot find this executable (/proc/self/exe)") }
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+
+    /// The options the supervisor sets for each worker itself.
+    private static let perWorkerOptions = ["--processes", "--max-connections", "--worker-index", "--metrics-directory"]
 
     /// The command line without the options the supervisor sets for each worker itself.
     static func workerCommandLine(_ original: [String]) -> [String] {
@@ -140,11 +176,11 @@ struct WorkerSupervisor {
                 skipNext = false
                 continue
             }
-            if argument == "--processes" || argument == "--max-connections" || argument == "--worker-index" {
+            if Self.perWorkerOptions.contains(argument) {
                 skipNext = true
                 continue
             }
-            if argument.hasPrefix("--processes=") || argument.hasPrefix("--max-connections=") || argument.hasPrefix("--worker-index=") {
+            if Self.perWorkerOptions.contains(where: { argument.hasPrefix($0 + "=") }) {
                 continue
             }
             result.append(argument)

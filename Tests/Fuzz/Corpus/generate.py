@@ -176,6 +176,22 @@ def resp_seeds():
     return {name: (control, 0x5A, body) for control, (name, body) in zip([0, 1, 2, 3, 4, 5, 6, 7, 1], replies.items())}
 
 
+def prometheus_seeds():
+    # Texts as the workers write them (swift-prometheus), separated by zero bytes.
+    worker = (b"# TYPE pushwave_connections_open gauge\npushwave_connections_open 10.0\n"
+              b"# TYPE pushwave_messages_received_total counter\npushwave_messages_received_total 7\n"
+              b'# TYPE pushwave_handshake_failures_total counter\npushwave_handshake_failures_total{status="400"} 2\n')
+    histogram = (b'# TYPE latency histogram\nlatency_bucket{le="0.1"} 1\nlatency_bucket{le="+Inf"} 3\n'
+                 b"latency_sum 0.75\nlatency_count 3\n")
+    return {
+        "three-workers": worker + b"\0" + worker + b"\0" + worker,
+        "histograms": histogram + b"\0" + histogram,
+        "summary-and-specials": b'# TYPE s summary\ns{quantile="0.5"} 3\ns_sum 1e3\ns_count 4\nx +Inf\ny NaN\n\0x 1\ny 2 1700000000000\n',
+        "escapes": b'# HELP a help\na{path="x\\"y\\\\z\\n",} 1\n\0a{path="x\\"y\\\\z\\n"} 2\nreserved 1\n',
+        "conflicts": b"# TYPE a counter\na 1\n\0# TYPE a gauge\na 2\n\0a 9223372036854775807\n",
+    }
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, target)
     os.makedirs(directory, exist_ok=True)
@@ -198,3 +214,4 @@ write("FuzzExtensions", extension_seeds())
 write("FuzzJSON", json_seeds())
 write("FuzzToken", token_seeds())
 write("FuzzRESP", resp_seeds())
+write("FuzzPrometheusMerge", prometheus_seeds())
