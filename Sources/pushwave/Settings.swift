@@ -26,7 +26,7 @@ struct SettingsResolver {
     /// The settings of `pushwave`, by flag name. The secrets (`PUSHWAVE_API_KEY`,
     /// `PUSHWAVE_TOKEN_SECRET`) are environment values of their own and have no flag, so
     /// they are not here; neither is `--config`, which would make files include files, nor
-    /// the hidden `--worker-index` that `--processes` gives its workers.
+    /// the hidden `--worker-index` and `--metrics-directory` that `--processes` gives its workers.
     static let settings: [String: Kind] = [
         "host": .option, "port": .option, "threads": .option, "max-message-size": .option,
         "max-connections": .option, "idle-timeout": .option, "ping-interval": .option,
