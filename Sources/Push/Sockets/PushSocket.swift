@@ -87,8 +87,14 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         subscriptions[topic] = .active
         send(Envelope.subscribed(topic, recovery, id: id))
         if case .recovered(let missed, _) = recovery {
-            for entry in missed { send(Envelope.message(topic: topic, entry: entry)) }
+            for entry in missed {
+                // A write that fails (the peer reset the connection) closes the connection
+                // here and now, `didClose` included: the rest would be encoded for nothing.
+                guard canSend else { return }
+                send(Envelope.message(topic: topic, entry: entry))
+            }
         }
+        // Does nothing if the connection closed meanwhile (see `WebSocket.subscribe`).
         subscribe(TopicHub.envelopeChannel(topic))
     }
 
