@@ -69,6 +69,16 @@ import Testing
         #expect(Envelope.message(topic: "kept.c", entry: entry).bytes == Envelope.textMessage(topic: "kept.c", offset: 1, payload: payload).bytes)
     }
 
+    /// Not valid UTF-8 (which a text should be): decoding replaces the three bytes with a
+    /// replacement character of three bytes, so the envelope's string is as long as the
+    /// message but not the message. The message is kept as it is.
+    @Test func aTextThatDecodingWouldChangeIsKeptAlone() {
+        let payload: [UInt8] = [0x61, 0xF0, 0x9F, 0x98, 0x62]
+        let entry = Self.store().append("kept.c", payload: payload, isText: true, now: 0)
+        #expect(entry.envelope == nil)
+        #expect(entry.payload == payload)
+    }
+
     @Test func aTextWithQuotesIsEscapedAsBefore() {
         let entry = Self.store().append("kept.c", payload: Array(#"hello "you""#.utf8), isText: true, now: 0)
         #expect(String(decoding: Envelope.message(topic: "kept.c", entry: entry).bytes, as: UTF8.self)

@@ -28,9 +28,12 @@ struct Envelope: Sendable {
         }
         let (bytes, dataStart, isJSON) = encodeText(topic: topic, offset: offset, payload: payload)
         if isJSON { return (bytes, dataStart, 1) }
-        // Quoted: escaping that changed anything made the string longer than the text.
-        guard bytes.count == dataStart + 1 + payload.count + 2 else { return nil }
-        return (bytes, dataStart + 1, 2)
+        // Quoted: held verbatim only if escaping (or decoding, were the text not valid UTF-8)
+        // changed nothing. The length alone would not say: a 3-byte invalid sequence decodes
+        // to a 3-byte replacement character.
+        let start = dataStart + 1
+        guard bytes.count == start + payload.count + 2, bytes[start..<(start + payload.count)].elementsEqual(payload) else { return nil }
+        return (bytes, start, 2)
     }
 
     /// `{"op":"message","topic":"T","offset":N,"data":V}`: `V` is the message itself when it
