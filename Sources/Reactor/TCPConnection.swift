@@ -285,6 +285,26 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with this connection's writes corked, as they are while it handles its
+    /// input: gathered in the loop's cork buffer and sent with one system call when `body`
+    /// returns (or each time the buffer fills). For many small writes made outside an input
+    /// callback, from a task or a timer, which would otherwise cost a system call each.
+    ///
+    /// Inside an input callback (this connection's or another's, whose bytes the cork buffer
+    /// holds) `body` simply runs: writes then take the usual path.
+    public func withWritesCorked<Result>(_ body: () throws -> Result) rethrows -> Result {
+        guard loop.corkOwner == nil, state == .open else { return try body() }
+        loop.corkOwner = ObjectIdentifier(self)
+        defer {
+            // `body` may have closed the connection (a failed write): `closeNow` emptied the
+            // cork buffer then, and there is nothing to flush.
+            loop.corkOwner = nil
+            if state == .open || state == .closingAfterFlush { flushCork() }
+            if state == .closingAfterFlush, !hasPendingOutput { finishClosing() }
+        }
+        return try body()
+    }
+
     /// Sends what this connection gathered in the loop's cork buffer.
     private func flushCork() {
         let count = loop.corkCount

@@ -203,3 +203,36 @@ def test_bad_commands_get_errors_and_too_many_close_the_connection(server_with_h
             assert closed.value.rcvd.code == 1007
 
     asyncio.run(main())
+
+
+def test_recovered_messages_are_the_live_ones_byte_for_byte_with_and_without_deflate(server_with_history):
+    """What a recovering client gets is what a live subscriber got, frame for frame: JSON,
+    plain and escaped texts and binary messages, small and over the deflate threshold, to a
+    client that compresses (permessage-deflate, offered by default) and to one that does not."""
+    async def main():
+        url = server_with_history.ws_url("/ws")
+        api = API(server_with_history)
+        live, reply = await subscribe(url, "recov.bytes")
+        epoch = reply["epoch"]
+        bodies = []
+        for index in range(120):
+            match index % 4:
+                case 0: bodies.append((json.dumps({"n": index, "text": "abc " * (index * 5)}).encode(), "application/json"))
+                case 1: bodies.append((f"plain {index} ".encode() * (index % 30 + 1), "text/plain"))
+                case 2: bodies.append((f'say "hi"\n\t\\ {index}'.encode() * (index % 20 + 1), "text/plain"))
+                case 3: bodies.append((bytes(range(256)) * (index % 9 + 1), "application/octet-stream"))
+        for body, content_type in bodies:
+            api.publish("recov.bytes", body, content_type=content_type)
+        api.close()
+        received = [await asyncio.wait_for(live.recv(), 10) for _ in bodies]
+        await live.close()
+        assert isinstance(received[3], bytes) and isinstance(received[0], str)
+        for compression in ("deflate", None):
+            async with connect(url, max_size=None, compression=compression) as ws:
+                await ws.send(json.dumps({"op": "subscribe", "topic": "recov.bytes", "since": {"offset": 0, "epoch": epoch}}))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert reply["recovered"] is True, reply
+                recovered = [await asyncio.wait_for(ws.recv(), 10) for _ in bodies]
+                assert recovered == received, compression
+
+    asyncio.run(main())

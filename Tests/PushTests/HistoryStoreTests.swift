@@ -69,7 +69,8 @@ import Testing
     }
 
     @Test func theGlobalBudgetDropsTheOldestMessagesOfTheWholeStoreFirst() {
-        let entryCost = 2 + HistoryEntry.overhead  // "mN" payloads for N < 10
+        // "mN" payloads for N < 10, kept in their envelopes: all of one size for these topics.
+        let entryCost = Envelope.textMessage(topic: "old", offset: 1, payload: Array("m0".utf8)).bytes.count + HistoryEntry.overhead
         let store = Self.store([HistoryRule(pattern: .all, limits: HistoryLimits(maxCount: 1_000))], maxBytes: 10 * entryCost)
         Self.publish(store, "old", count: 5)
         Self.publish(store, "new", count: 8)
@@ -92,8 +93,11 @@ import Testing
         Self.publish(store, "busy", count: 100_000)
         #expect(store.messageCount == 11)
         #expect(store.appendOrderCount <= 4 * 11 + 4096 + 1, "stale records are compacted away")
-        let costs = [Array("m0".utf8)].count * (2 + HistoryEntry.overhead)
-            + (99_990..<100_000).reduce(0) { $0 + "m\($1)".utf8.count + HistoryEntry.overhead }
+        // Each kept in its envelope: message number N has the offset N + 1.
+        let cost = { (topic: String, number: Int) in
+            Envelope.textMessage(topic: topic, offset: UInt64(number + 1), payload: Array("m\(number)".utf8)).bytes.count + HistoryEntry.overhead
+        }
+        let costs = cost("quiet", 0) + (99_990..<100_000).reduce(0) { $0 + cost("busy", $1) }
         #expect(store.bytes == costs)
         let recount = ["quiet", "busy"].reduce(0) { total, topic in
             guard case .recovered(let missed, _) = store.recover(topic, since: StreamPosition(offset: 0, epoch: store.position(of: topic).epoch), now: 0) else {

@@ -23,12 +23,15 @@ final class TopicHistory {
     /// orders appends across the store's topics.
     func append(payload: [UInt8], isText: Bool, now: Int64, sequence: UInt64) -> HistoryEntry {
         lastOffset += 1
-        let entry = HistoryEntry(offset: lastOffset, publishedAt: now, isText: isText, payload: payload)
-        if limits.keepsMessages {
-            entries.append((entry, sequence))
-            bytes += entry.cost
-            trim(now: now)
+        guard limits.keepsMessages else {
+            return HistoryEntry(offset: lastOffset, publishedAt: now, isText: isText, payload: payload)
         }
+        // Encoded once here, sent as it is to every client that recovers it (and to the live
+        // subscribers now): recovery costs a copy per client, not an encoding.
+        let entry = HistoryEntry(topic: name, offset: lastOffset, publishedAt: now, isText: isText, payload: payload)
+        entries.append((entry, sequence))
+        bytes += entry.cost
+        trim(now: now)
         return entry
     }
 

@@ -117,10 +117,9 @@ public final class TopicHub: Sendable {
         guard subscribers > 0 else { return 0 }
         let envelope = Envelope.message(topic: topic, entry: entry)
         let channel = envelopeChannel(topic)
-        let payload = entry.payload
         for context in targets {
             context.loop.execute {
-                payload.withUnsafeBytes { context.deliver(topic, $0, kind: kind) }
+                entry.withPayload { context.deliver(topic, $0, kind: kind) }
                 envelope.bytes.withUnsafeBytes { context.deliver(channel, $0, kind: envelope.kind) }
             }
         }

@@ -85,10 +85,20 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     private func start(_ topic: String, _ recovery: Recovery, id: JSON?) {
         guard case .starting = subscriptions[topic], canSend else { return }
         subscriptions[topic] = .active
-        send(Envelope.subscribed(topic, recovery, id: id))
-        if case .recovered(let missed, _) = recovery {
-            for entry in missed { send(Envelope.message(topic: topic, entry: entry)) }
+        // Corked: the reply and thousands of recovered messages leave in a few large writes,
+        // not one system call each. Each message is its history entry's envelope, encoded
+        // once when it was published, whatever the number of clients that recover it.
+        withWritesCorked {
+            send(Envelope.subscribed(topic, recovery, id: id))
+            guard case .recovered(let missed, _) = recovery else { return }
+            for entry in missed {
+                // A write that fails (the peer reset the connection) closes the connection
+                // here and now, `didClose` included: the rest would be sent for nothing.
+                guard canSend else { return }
+                send(Envelope.message(topic: topic, entry: entry))
+            }
         }
+        // Does nothing if the connection closed meanwhile (see `WebSocket.subscribe`).
         subscribe(TopicHub.envelopeChannel(topic))
     }
 

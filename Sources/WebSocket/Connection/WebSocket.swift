@@ -277,9 +277,15 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     // MARK: Topics
 
     /// Subscribes to `topic` on this connection's loop (and thereby to what is published to it
-    /// from any loop of the same server). Closing the connection unsubscribes it.
+    /// from any loop of the same server). Closing the connection unsubscribes it; once closed
+    /// (from ``didClose(code:reason:)`` on, or in a task that runs after it) this does nothing.
     public func subscribe(_ topic: String) {
         precondition(context.role == .server, "topics are for server connections")
+        // Closing unsubscribed the connection from everything, once: a subscription taken
+        // after that would never be removed, and the topic would keep the connection (and
+        // through it its context and loop) alive for good. A write that fails on a reset
+        // connection closes it in the middle of its owner's code, which may subscribe next.
+        if case .closed = phase { return }
         context.subscribe(self, to: topic)
     }
 

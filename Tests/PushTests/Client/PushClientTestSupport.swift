@@ -85,19 +85,6 @@ final class PushServerFixture: Sendable {
         group.wait()
     }
 
-    /// Stops as `stop(after:)` does, then keeps the fixture referenced until the process
-    /// exits. For the tests whose connections the proxy reset: after such resets something on
-    /// the server side stays in a reference cycle with the stopped loops (no timer and no open
-    /// connection is left: both were checked), which LeakSanitizer reports at exit. That is a
-    /// finding about the server to investigate on its own; it is kept out of the client's
-    /// tests this way, and said so here.
-    func stopAndRetain(after topics: [String]) {
-        stop(after: topics)
-        // Weak references too: they point at the contexts' side tables, which the contexts
-        // themselves point at only in an encoded form that LeakSanitizer does not follow.
-        retiredFixtures.withLock { $0.append(Retired(fixture: self, contexts: server.websocket.contexts.map { WeakBox(value: $0) })) }
-    }
-
     /// WebSocket connections opened and not yet closed, over every loop (each loop's counters
     /// are read on its own thread).
     func openConnections() -> Int {
@@ -113,18 +100,6 @@ final class PushServerFixture: Sendable {
         for _ in server.websocket.contexts { done.wait() }
         return total.withLock { $0 }
     }
-}
-
-/// Fixtures kept until exit (see `stopAndRetain(after:)`).
-let retiredFixtures = Mutex<[Retired]>([])
-
-struct Retired: Sendable {
-    let fixture: PushServerFixture
-    let contexts: [WeakBox]
-}
-
-struct WeakBox: @unchecked Sendable {
-    weak var value: WebSocketContext?
 }
 
 extension PushClientConfiguration {

@@ -31,7 +31,7 @@ import WebSocket
     /// topics; after each cut the client reconnects by itself and recovers with `since`.
     @Test func cutsWhilePublishingLoseAndRepeatNothing() throws {
         let fixture = try PushServerFixture(history: ["c.*=10000"])
-        defer { fixture.stopAndRetain(after: (0..<10).map { "c.\($0)" }) }
+        defer { fixture.stop(after: (0..<10).map { "c.\($0)" }) }
         let proxy = CuttingProxy(upstreamPort: fixture.port)
         defer { proxy.stop() }
         let thread = try LoopThread()
@@ -60,7 +60,7 @@ import WebSocket
     /// Away for longer than the history reaches: the reset surfaces, and live messages go on.
     @Test func historyTooShortSurfacesAReset() throws {
         let fixture = try PushServerFixture(history: ["short.*=10"])
-        defer { fixture.stopAndRetain(after: ["short.a"]) }
+        defer { fixture.stop(after: ["short.a"]) }
         let proxy = CuttingProxy(upstreamPort: fixture.port)
         defer { proxy.stop() }
         let thread = try LoopThread()
