@@ -28,7 +28,8 @@ package enum HTTPHeaderLookup {
     }
 
     package static func equalsIgnoringASCIICase(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
-        lhs.utf8.elementsEqual(rhs.utf8) { lowercasedASCII($0) == lowercasedASCII($1) }
+        // Most fields compared are other fields: different lengths settle it at once.
+        lhs.utf8.count == rhs.utf8.count && lhs.utf8.elementsEqual(rhs.utf8) { lowercasedASCII($0) == lowercasedASCII($1) }
     }
 
     private static func lowercasedASCII(_ byte: UInt8) -> UInt8 {

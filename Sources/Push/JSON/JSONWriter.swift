@@ -7,6 +7,7 @@ extension JSON {
     /// holds, is written as `null` (JSON has neither NaN nor infinity).
     public var serialized: String {
         var output = ""
+        output.reserveCapacity(128)  // most values written are small answers: one allocation
         write(to: &output)
         return output
     }
@@ -42,6 +43,12 @@ extension JSON {
     /// other character is written as itself.
     private static func quote(_ text: String, into output: inout String) {
         output += "\""
+        // The common case, nothing to escape: the text is appended whole, not scalar by scalar.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            output += text
+            output += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
