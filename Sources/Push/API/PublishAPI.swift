@@ -118,7 +118,9 @@ struct PublishAPI: Sendable {
     }
 
     static func json(_ status: HTTPStatus, _ value: JSON) -> ServerResponse {
-        .http(status: status, headers: [("Content-Type", "application/json")], body: Array((value.serialized + "\n").utf8))
+        var body = value.serializedBytes
+        body.append(UInt8(ascii: "\n"))
+        return .http(status: status, headers: [("Content-Type", "application/json")], body: body)
     }
 
     static func error(_ status: HTTPStatus, _ message: String) -> ServerResponse {
