@@ -21,6 +21,7 @@ package enum HTTPHeadSyntax {
     /// ends; leading empty lines are skipped (RFC 9112 §2.2).
     package static func lines(of head: [UInt8]) throws(Failure) -> (startLine: ArraySlice<UInt8>, fieldLines: [ArraySlice<UInt8>]) {
         var lines: [ArraySlice<UInt8>] = []
+        lines.reserveCapacity(16)  // a typical head's lines, without growing on the way
         var lineStart = head.startIndex
         for index in head.indices where head[index] == UInt8(ascii: "\n") {
             var line = head[lineStart..<index]

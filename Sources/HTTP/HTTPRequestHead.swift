@@ -67,13 +67,17 @@ public struct HTTPRequestHead: Sendable {
     /// Parses a complete head: `method SP target SP version`, then fields.
     package init(parsing head: [UInt8]) throws(HTTPHeadSyntax.Failure) {
         let (startLine, fieldLines) = try HTTPHeadSyntax.lines(of: head)
-        let parts = startLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw .malformed }
-        let (method, target) = (parts[0], parts[1])
+        // Exactly two spaces, found without building an array of parts.
+        guard let firstSpace = startLine.firstIndex(of: UInt8(ascii: " ")),
+            let secondSpace = startLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
+            !startLine[(secondSpace + 1)...].contains(UInt8(ascii: " "))
+        else { throw .malformed }
+        let method = startLine[..<firstSpace]
+        let target = startLine[(firstSpace + 1)..<secondSpace]
         guard !method.isEmpty, method.allSatisfy(HTTPHeadSyntax.isTokenByte),
             !target.isEmpty, target.allSatisfy(HTTPHeadSyntax.isVisibleASCII)
         else { throw .malformed }
-        let version = try HTTPHeadSyntax.version(parts[2])
+        let version = try HTTPHeadSyntax.version(startLine[(secondSpace + 1)...])
         let headers = try HTTPHeadSyntax.fields(fieldLines)
         self.init(
             method: HTTPHeadSyntax.string(method), target: HTTPHeadSyntax.string(target),
