@@ -23,8 +23,33 @@ package enum HTTPHeaderLookup {
     }
 
     /// Whether `token` is an element of the list fields called `name`, ignoring case.
+    /// The values are scanned in place, element by element, without building lists: every
+    /// upgrade request asks this of `Connection` and `Upgrade`.
     package static func hasToken(_ token: String, in name: String, fields: Fields) -> Bool {
-        listElements(name, in: fields).contains { equalsIgnoringASCIICase($0, token) }
+        for field in fields where equalsIgnoringASCIICase(field.name, name) {
+            var value = field.value
+            let found = value.withUTF8 { bytes in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var first = start
+                    var last = end
+                    while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                    while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
+                    // Empty elements are dropped (RFC 9110 §5.6.1): they match no token, not even "".
+                    if last > first, last - first == token.utf8.count,
+                        token.utf8.elementsEqual(bytes[first..<last], by: { lowercasedASCII($0) == lowercasedASCII($1) })
+                    {
+                        return true
+                    }
+                    start = end + 1
+                }
+                return false
+            }
+            if found { return true }
+        }
+        return false
     }
 
     package static func equalsIgnoringASCIICase(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
