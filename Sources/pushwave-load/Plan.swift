@@ -211,7 +211,10 @@ struct EnvelopeSubscription: Sendable {
 
     /// From a raw topic URL (`/topics/NAME` or `/chat`); nil for another path.
     init?(rawURL: WebSocketURL) throws {
-        let path = rawURL.path
+        // A query (a `?token=` from --token-in query) goes with the subscribers to /ws.
+        let parts = rawURL.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0])
+        let query = parts.count > 1 ? "?" + parts[1] : ""
         let topic: String
         if path.hasPrefix("/topics/") {
             topic = String(path.dropFirst("/topics/".count))
@@ -220,7 +223,7 @@ struct EnvelopeSubscription: Sendable {
         } else {
             return nil
         }
-        url = try WebSocketURL("\(rawURL.isSecure ? "wss" : "ws")://\(rawURL.host):\(rawURL.port)/ws")
+        url = try WebSocketURL("\(rawURL.isSecure ? "wss" : "ws")://\(rawURL.host):\(rawURL.port)/ws\(query)")
         subscribeCommand = Array(#"{"op":"subscribe","topic":"\#(topic)"}"#.utf8)
     }
 

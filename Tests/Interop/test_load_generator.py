@@ -264,3 +264,17 @@ def test_connect_without_a_valid_token_is_refused(pushwave_load_bin, token_serve
         result = run_load(pushwave_load_bin, args, env=env)
         report = last_json(result.stdout)
         assert report["connected"] == 0 and report["errors"]["handshake_failed"] == 10, (env, report)
+
+
+@pytest.mark.parametrize("placement", ["header", "query"])
+def test_push_with_a_token_reaches_ws_and_raw_connections(pushwave_load_bin, token_server, placement):
+    """push --protocol ws against a server that requires tokens: the token (allowed to
+    subscribe and publish to the topic) goes with the raw publisher and with the /ws
+    subscribers, in the header or in the query; every message arrives."""
+    result = run_load(pushwave_load_bin, [
+        "push", "--url", token_server.ws_url("/topics/tok"), "--protocol", "ws", "--token-in", placement,
+        "--subscribers", "20", "--rate", "500", "--messages", "50", "--threads", "1", "--json",
+    ], env={"PUSHWAVE_LOAD_TOKEN": token(["tok"], publish=["tok"])})
+    assert result.returncode == 0, result.stderr
+    report = last_json(result.stdout)
+    assert report["deliveries"] == report["expected_deliveries"] == 20 * 50 and report["error_total"] == 0, report
