@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "pushwave-load",
             dependencies: [
-                "Reactor", "TLS", "WebSocket", "Push",
+                "Reactor", "TLS", "HTTP", "WebSocket", "Push",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

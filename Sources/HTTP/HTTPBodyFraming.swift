@@ -30,6 +30,29 @@ public enum HTTPBodyFraming: Equatable, Sendable {
     ///   repeated identical values are one value (RFC 9110 §8.6);
     /// - a length too large to represent → 413.
     public init(_ head: HTTPRequestHead) throws(Refusal) {
+        // The common case first, without building lists: one Content-Length of plain digits
+        // and no Transfer-Encoding. Anything else takes the full path below.
+        var length: String?
+        var lengthFields = 0
+        var hasCoding = false
+        for field in head.headers {
+            if HTTPHeaderLookup.equalsIgnoringASCIICase(field.name, "Content-Length") {
+                lengthFields += 1
+                length = field.value
+            } else if HTTPHeaderLookup.equalsIgnoringASCIICase(field.name, "Transfer-Encoding") {
+                hasCoding = true
+            }
+        }
+        if !hasCoding, lengthFields <= 1 {
+            guard let length else {
+                self = .none
+                return
+            }
+            if case .number(let count) = Self.decimal(length.utf8[...]) {
+                self = count == 0 ? .none : .length(count)
+                return
+            }
+        }
         let lengths = head.values("Content-Length")
         let codings = head.values("Transfer-Encoding")
         switch (lengths.isEmpty, codings.isEmpty) {

@@ -21,6 +21,7 @@ package enum HTTPHeadSyntax {
     /// ends; leading empty lines are skipped (RFC 9112 §2.2).
     package static func lines(of head: [UInt8]) throws(Failure) -> (startLine: ArraySlice<UInt8>, fieldLines: [ArraySlice<UInt8>]) {
         var lines: [ArraySlice<UInt8>] = []
+        lines.reserveCapacity(16)  // a typical head's lines, without growing on the way
         var lineStart = head.startIndex
         for index in head.indices where head[index] == UInt8(ascii: "\n") {
             var line = head[lineStart..<index]
@@ -60,9 +61,10 @@ package enum HTTPHeadSyntax {
 
     /// Parses `HTTP/x.y`; a well-formed version other than 1.x is unsupported.
     package static func version(_ bytes: ArraySlice<UInt8>) throws(Failure) -> HTTPVersion {
-        let prefix = Array("HTTP/".utf8)
-        guard bytes.count == 8, bytes.starts(with: prefix) else { throw .malformed }
         let start = bytes.startIndex + 5
+        guard bytes.count == 8, bytes[bytes.startIndex] == UInt8(ascii: "H"), bytes[start - 4] == UInt8(ascii: "T"),
+            bytes[start - 3] == UInt8(ascii: "T"), bytes[start - 2] == UInt8(ascii: "P"), bytes[start - 1] == UInt8(ascii: "/")
+        else { throw .malformed }
         let major = bytes[start], dot = bytes[start + 1], minor = bytes[start + 2]
         guard isDigit(major), dot == UInt8(ascii: "."), isDigit(minor) else { throw .malformed }
         let version = HTTPVersion(major: Int(major - UInt8(ascii: "0")), minor: Int(minor - UInt8(ascii: "0")))
@@ -75,8 +77,14 @@ package enum HTTPHeadSyntax {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
+        // Spelled out rather than looked up in a list: this runs for every byte of every
+        // method and field name.
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
         default:
-            Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            false
         }
     }
 

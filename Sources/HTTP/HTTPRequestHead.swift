@@ -45,30 +45,39 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// Splits a request target into path and query (RFC 9112 §3.2).
+    ///
+    /// Works on the UTF-8 view (the delimiters are ASCII): every request goes through here, and
+    /// searching characters would cost a grapheme break check per byte.
     package static func splitTarget(_ target: String) -> (path: String, query: String?) {
-        var pathAndQuery = Substring(target)
-        if !target.hasPrefix("/"), let scheme = target.firstRange(of: "://") {
+        let utf8 = target.utf8
+        var pathAndQuery = utf8[...]
+        if utf8.first != UInt8(ascii: "/"), let scheme = target.firstRange(of: "://") {
             // Absolute form: skip the scheme and authority.
-            let afterScheme = target[scheme.upperBound...]
-            pathAndQuery = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterScheme[$0...] } ?? ""
+            let afterScheme = utf8[scheme.upperBound...]
+            pathAndQuery = afterScheme.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") })
+                .map { afterScheme[$0...] } ?? utf8[utf8.endIndex...]
         }
-        guard let questionMark = pathAndQuery.firstIndex(of: "?") else {
-            return (pathAndQuery.isEmpty ? "/" : String(pathAndQuery), nil)
+        guard let questionMark = pathAndQuery.firstIndex(of: UInt8(ascii: "?")) else {
+            return (pathAndQuery.isEmpty ? "/" : String(Substring(pathAndQuery)), nil)
         }
         let path = pathAndQuery[..<questionMark]
-        return (path.isEmpty ? "/" : String(path), String(pathAndQuery[pathAndQuery.index(after: questionMark)...]))
+        return (path.isEmpty ? "/" : String(Substring(path)), String(Substring(pathAndQuery[utf8.index(after: questionMark)...])))
     }
 
     /// Parses a complete head: `method SP target SP version`, then fields.
     package init(parsing head: [UInt8]) throws(HTTPHeadSyntax.Failure) {
         let (startLine, fieldLines) = try HTTPHeadSyntax.lines(of: head)
-        let parts = startLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw .malformed }
-        let (method, target) = (parts[0], parts[1])
+        // Exactly two spaces, found without building an array of parts.
+        guard let firstSpace = startLine.firstIndex(of: UInt8(ascii: " ")),
+            let secondSpace = startLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
+            !startLine[(secondSpace + 1)...].contains(UInt8(ascii: " "))
+        else { throw .malformed }
+        let method = startLine[..<firstSpace]
+        let target = startLine[(firstSpace + 1)..<secondSpace]
         guard !method.isEmpty, method.allSatisfy(HTTPHeadSyntax.isTokenByte),
             !target.isEmpty, target.allSatisfy(HTTPHeadSyntax.isVisibleASCII)
         else { throw .malformed }
-        let version = try HTTPHeadSyntax.version(parts[2])
+        let version = try HTTPHeadSyntax.version(startLine[(secondSpace + 1)...])
         let headers = try HTTPHeadSyntax.fields(fieldLines)
         self.init(
             method: HTTPHeadSyntax.string(method), target: HTTPHeadSyntax.string(target),

@@ -31,16 +31,30 @@ package enum HTTPResponse {
         status: HTTPStatus, headers: Fields = [], body: [UInt8] = [], close: Bool = true, keepAlive: Bool = false,
         includeBody: Bool = true
     ) -> [UInt8] {
-        var fields = headers
-        fields.append(("Content-Length", String(body.count)))
+        // Written straight into one array sized for it: the publish API answers every
+        // request through here.
+        let reason = status.reasonPhrase
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            64 + reason.utf8.count + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+                + (includeBody ? body.count : 0))
+        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
+        HTTPHeadWriter.appendDecimal(status.code, to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: reason.utf8)
+        HTTPHeadWriter.appendLineEnd(to: &bytes)
+        for (name, value) in headers { HTTPHeadWriter.appendField(name: name, value: value, to: &bytes) }
+        bytes.append(contentsOf: "Content-Length: ".utf8)
+        HTTPHeadWriter.appendDecimal(body.count, to: &bytes)
+        HTTPHeadWriter.appendLineEnd(to: &bytes)
         if close {
-            fields.append(("Connection", "close"))
+            bytes.append(contentsOf: "Connection: close\r\n".utf8)
         } else if keepAlive {
-            fields.append(("Connection", "keep-alive"))
+            bytes.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
-        let statusLine = "HTTP/1.1 \(status.code) \(status.reasonPhrase)"
-        let head = HTTPHeadWriter.head(startLine: statusLine, fields: fields)
-        return includeBody ? head + body : head
+        HTTPHeadWriter.appendLineEnd(to: &bytes)
+        if includeBody { bytes.append(contentsOf: body) }
+        return bytes
     }
 
     /// The one plain-text response: `message` and a line end as a UTF-8 `text/plain` body.

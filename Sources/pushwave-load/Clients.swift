@@ -322,9 +322,7 @@ final class Publisher: GeneratorSocket, @unchecked Sendable {
 
     init(worker: LoopWorker, publisherID: Int) {
         self.publisherID = publisherID
-        let messages = worker.plan.totalMessages
-        let publishers = worker.plan.publishers
-        total = publisherID < messages ? (messages - publisherID + publishers - 1) / publishers : 0
+        total = worker.plan.pushShare(of: publisherID)
         super.init(worker: worker)
     }
 }

@@ -17,20 +17,11 @@ struct LoadCommand: ParsableCommand {
             object (and the readable report goes to standard error). Exits with status 1 when more \
             than --max-errors errors occurred or nothing was measured.
             """,
-        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self, RecoverCommand.self])
+        subcommands: [EchoCommand.self, PushCommand.self, ConnectCommand.self, PublishCommand.self, RecoverCommand.self])
 }
 
-/// Options every mode takes.
-struct CommonOptions: ParsableArguments {
-    @Option(help: "The WebSocket URL, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH (numeric host or localhost).")
-    var url: String
-
-    @Option(help: "wss://: trust the CA certificates in this PEM file (default: the system store).")
-    var ca: String?
-
-    @Flag(help: "wss://: accept any server certificate (for load tests against test certificates).")
-    var insecure = false
-
+/// Options every mode takes: threads, processes, source addresses and the report.
+struct RunOptions: ParsableArguments {
     @Option(help: "Event loops (threads) per process. Default: the number of processors.")
     var threads: Int?
 
@@ -45,6 +36,49 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Exit with status 1 when more errors than this occur.")
     var maxErrors = 0
+
+    @Option(help: .hidden)
+    var childIndex: Int?
+
+    @Option(help: .hidden)
+    var childCount: Int?
+
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
+        guard maxErrors >= 0 else { throw ValidationError("--max-errors must not be negative") }
+        if let sourceAddresses { _ = try parseSourceAddresses(sourceAddresses) }
+        if let childIndex, let childCount {
+            guard childCount > 0, (0..<childCount).contains(childIndex) else { throw ValidationError("bad child index") }
+        }
+    }
+
+    /// The plan's common part, for connections to `url`; the mode fills in the rest.
+    func plan(mode: Mode, url: WebSocketURL) throws -> RunPlan {
+        let processCount = childCount ?? processes
+        let cores = processorCount()
+        let defaultThreads = processCount > 1 ? max(1, cores / processCount) : cores
+        var plan = RunPlan(
+            mode: mode, url: url, threads: threads ?? defaultThreads,
+            sources: try sourceAddresses.map(parseSourceAddresses) ?? [],
+            maxMessageSize: 64 * 1024 * 1024, json: json, maxErrors: maxErrors)
+        plan.processCount = processCount
+        plan.processIndex = childIndex ?? 0
+        plan.isChild = childIndex != nil
+        return plan
+    }
+}
+
+/// Options of the WebSocket modes (echo, push, connect).
+struct CommonOptions: ParsableArguments {
+    @Option(help: "The WebSocket URL, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH (numeric host or localhost).")
+    var url: String
+
+    @Option(help: "wss://: trust the CA certificates in this PEM file (default: the system store).")
+    var ca: String?
+
+    @Flag(help: "wss://: accept any server certificate (for load tests against test certificates).")
+    var insecure = false
 
     @Option(help: "Largest message accepted from the server, in bytes.")
     var maxMessageSize = 64 * 1024 * 1024
@@ -61,26 +95,22 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "What payloads look like: pattern (compresses to almost nothing) or json (compresses like real JSON).")
     var payload = PayloadStyle.pattern
 
-    @Option(help: .hidden)
-    var childIndex: Int?
+    @Option(help: "A file holding a connection token (JWT) that every WebSocket connection presents; also: the environment variable PUSHWAVE_LOAD_TOKEN (never a command-line value: it would show in ps).")
+    var tokenFile: String?
 
-    @Option(help: .hidden)
-    var childCount: Int?
+    @Option(help: "How the token goes with the upgrade: header (Authorization: Bearer) or query (?token=).")
+    var tokenIn = TokenPlacement.header
+
+    @OptionGroup var run: RunOptions
 
     func validate() throws {
         _ = try WebSocketURL(url)
         guard ca == nil || !insecure else { throw ValidationError("--ca and --insecure exclude each other") }
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
-        guard maxErrors >= 0 else { throw ValidationError("--max-errors must not be negative") }
         guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
         guard DeflateConfiguration.windowBitsRange.contains(deflateWindowBits) else {
             throw ValidationError("--deflate-window-bits must be between 8 and 15")
         }
-        if let sourceAddresses { _ = try parseSourceAddresses(sourceAddresses) }
-        if let childIndex, let childCount {
-            guard childCount > 0, (0..<childCount).contains(childIndex) else { throw ValidationError("bad child index") }
-        }
+        _ = try connectionToken()
     }
 
     /// The client TLS context for a wss:// URL, as --ca and --insecure say; nil for ws://.
@@ -90,17 +120,33 @@ struct CommonOptions: ParsableArguments {
         return try TLSContext.client(trust: trust)
     }
 
+    /// The token from --token-file, else from PUSHWAVE_LOAD_TOKEN; nil when neither is given.
+    func connectionToken() throws -> String? {
+        if let tokenFile {
+            let text = try readSecretFile(tokenFile)
+            guard !text.isEmpty else { throw ValidationError("--token-file \(tokenFile) is empty") }
+            return text
+        }
+        guard let value = getenv("PUSHWAVE_LOAD_TOKEN").map({ String(cString: $0) }), !value.isEmpty else { return nil }
+        return value
+    }
+
     /// The plan's common part; the mode fills in the rest.
     func plan(mode: Mode) throws -> RunPlan {
-        let processCount = childCount ?? processes
-        let cores = processorCount()
-        let defaultThreads = processCount > 1 ? max(1, cores / processCount) : cores
-        var plan = RunPlan(
-            mode: mode, url: try WebSocketURL(url), threads: threads ?? defaultThreads,
-            sources: try sourceAddresses.map(parseSourceAddresses) ?? [],
-            maxMessageSize: maxMessageSize, json: json, maxErrors: maxErrors)
+        var target = try WebSocketURL(url)
+        var headers: [(name: String, value: String)] = []
+        if let token = try connectionToken() {
+            switch tokenIn {
+            case .header:
+                headers.append(("Authorization", "Bearer \(token)"))
+            case .query:
+                target = try WebSocketURL(url + (target.path.contains("?") ? "&" : "?") + "token=" + token)
+            }
+        }
+        var plan = try run.plan(mode: mode, url: target)
+        plan.upgradeHeaders = headers
+        plan.maxMessageSize = maxMessageSize
         plan.tls = try tlsContext(for: plan.url)
-        plan.processCount = processCount
         if deflate {
             plan.deflate = DeflateConfiguration(
                 isEnabled: true, serverNoContextTakeover: !deflateContextTakeover,
@@ -108,10 +154,14 @@ struct CommonOptions: ParsableArguments {
                 serverMaxWindowBits: deflateWindowBits, clientMaxWindowBits: deflateWindowBits)
         }
         plan.payloadStyle = payload
-        plan.processIndex = childIndex ?? 0
-        plan.isChild = childIndex != nil
         return plan
     }
+}
+
+/// `--token-in`: where a connection's token goes in the upgrade request.
+enum TokenPlacement: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case header
+    case query
 }
 
 struct EchoCommand: ParsableCommand {
@@ -188,7 +238,10 @@ struct PushCommand: ParsableCommand {
             are published at --rate and fanout_ms is the time from the first publish until the \
             last subscriber has the last message. With --publish-url the publishers connect \
             there instead (another node of servers joined through Redis: the latency is then \
-            from a publish on one node to the delivery on the other).
+            from a publish on one node to the delivery on the other). An http:// --publish-url \
+            (http://HOST:PORT/api/publish/NAME) publishes through the server's HTTP API instead, \
+            one keep-alive connection per publisher, with the key from PUSHWAVE_API_KEY: \
+            fanout_ms is then the time from the first HTTP request to the last delivery.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -199,7 +252,7 @@ struct PushCommand: ParsableCommand {
     @Option(help: "Publishers.")
     var publishers = 1
 
-    @Option(help: "Where the publishers connect (default: --url), e.g. the same topic on another node; same scheme as --url.")
+    @Option(help: "Where the publishers connect (default: --url), e.g. the same topic on another node, same scheme as --url; or http://HOST:PORT/api/publish/NAME to publish over HTTP.")
     var publishURL: String?
 
     @Option(help: "Messages published per second, over all publishers.")
@@ -241,7 +294,7 @@ struct PushCommand: ParsableCommand {
         if let messages { guard messages > 0 else { throw ValidationError("--messages must be positive") } }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must not be negative") }
         guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must not be negative") }
-        if let publishURL {
+        if let publishURL, !publishURL.hasPrefix("http://") {
             let parsed = try WebSocketURL(publishURL)
             guard parsed.isSecure == (try WebSocketURL(common.url)).isSecure else {
                 throw ValidationError("--publish-url must use the scheme of --url (one TLS setting for both)")
@@ -253,7 +306,11 @@ struct PushCommand: ParsableCommand {
         var plan = try common.plan(mode: .push)
         plan.subscribers = subscribers
         plan.publishers = publishers
-        plan.publishURL = try publishURL.map { try WebSocketURL($0) }
+        if let publishURL, publishURL.hasPrefix("http://") {
+            plan.httpTarget = try HTTPTarget(publishURL, key: HTTPTarget.keyFromEnvironment(), bodySize: size, kind: plan.kind)
+        } else {
+            plan.publishURL = try publishURL.map { try WebSocketURL($0) }
+        }
         plan.rate = rate
         plan.size = size
         plan.binary = binary
@@ -292,6 +349,9 @@ struct ConnectCommand: ParsableCommand {
     @Option(help: "New connections per second, over all processes.")
     var connectRate = 1000.0
 
+    @Option(help: "Instead of --connect-rate: keep this many handshakes in flight per thread, each that ends starting the next; the report gives handshakes per second.")
+    var inFlight: Int?
+
     @Option(help: "Seconds to hold the connections open once all are connected.")
     var duration = 10.0
 
@@ -299,13 +359,75 @@ struct ConnectCommand: ParsableCommand {
         guard connections > 0 else { throw ValidationError("--connections must be positive") }
         guard connectRate > 0, connectRate.isFinite else { throw ValidationError("--connect-rate must be positive") }
         guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
+        if let inFlight { guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") } }
     }
 
     func run() throws {
         var plan = try common.plan(mode: .connect)
         plan.connections = connections
         plan.connectRate = connectRate
+        plan.connectInFlight = inFlight
         plan.duration = duration
+        try execute(plan)
+    }
+}
+
+struct PublishCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publishes through the HTTP API over keep-alive connections: publishes/s, latency, answers by status.",
+        discussion: """
+            Each connection sends POST requests to --url (http://HOST:PORT/api/publish/NAME) \
+            with the key from the environment variable PUSHWAVE_API_KEY (never a command-line \
+            value: it would show in ps) and a body of --size bytes, keeping --pipeline requests \
+            in flight: each answer sends the next one. Counts the 200 answers (their latency is \
+            from sending the request to the end of its answer) and every other status. Runs for \
+            --duration seconds, or until --count publishes are answered (then --duration bounds \
+            the wait, and the rate is over the time the answers took).
+            """)
+
+    @Option(help: "The publish endpoint, http://HOST:PORT/api/publish/NAME.")
+    var url: String
+
+    @Option(help: "Keep-alive connections.")
+    var connections = 1
+
+    @Option(help: "Requests in flight per connection (1: request, answer, request).")
+    var pipeline = 1
+
+    @Option(help: "Body bytes per publish.")
+    var size = 64
+
+    @Flag(help: "Binary publishes (Content-Type application/octet-stream; default: text/plain, ASCII bodies).")
+    var binary = false
+
+    @Option(help: "Seconds measured; with --count, the longest the run may take.")
+    var duration = 10.0
+
+    @Option(help: "Publish exactly this many in all (shared over the connections), then stop.")
+    var count: Int?
+
+    @OptionGroup var common: RunOptions
+
+    func validate() throws {
+        guard url.hasPrefix("http://") else { throw ValidationError("--url must be http://HOST:PORT/api/publish/NAME") }
+        guard (1...100_000).contains(connections) else { throw ValidationError("--connections must be between 1 and 100000") }
+        guard (1...100_000).contains(pipeline) else { throw ValidationError("--pipeline must be between 1 and 100000") }
+        guard size >= 0 else { throw ValidationError("--size must not be negative") }
+        guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be positive") }
+        if let count { guard count > 0 else { throw ValidationError("--count must be positive") } }
+    }
+
+    func run() throws {
+        let target = try HTTPTarget(url, key: HTTPTarget.keyFromEnvironment(), bodySize: size, kind: binary ? .binary : .text)
+        var plan = try common.plan(mode: .publish, url: target.webSocketTwin)
+        plan.httpTarget = target
+        plan.connections = connections
+        plan.pipeline = pipeline
+        plan.size = size
+        plan.binary = binary
+        plan.duration = duration
+        plan.messages = count
         try execute(plan)
     }
 }

@@ -27,6 +27,7 @@ final class LoopWorker: @unchecked Sendable {
         case subscriber(Int)
         case publisher(Int)
         case idle(Int)
+        case httpPublisher(Int)
     }
 
     let plan: RunPlan
@@ -50,6 +51,9 @@ final class LoopWorker: @unchecked Sendable {
     let expectedFrame: UnsafeMutableRawPointer
     let rawUpgradeRequest: [UInt8]
     let sendBufferLimit: Int
+    /// Publish over HTTP: the API's address and the head of every request (body follows).
+    let httpAddress: SocketAddress?
+    let requestHead: UnsafeRawBufferPointer
 
     // Counters and histograms (loop thread). -------------------------------------------------
     @exclusivity(unchecked) var latency = LatencyRecorder()
@@ -94,6 +98,7 @@ final class LoopWorker: @unchecked Sendable {
     private var subscribers: [Subscriber] = []
     private var publishers: [Publisher] = []
     private var idleSockets: [IdleSocket] = []
+    private var httpPublishers: [HTTPPublisher] = []
 
     // Open loop. -----------------------------------------------------------------------------
     private var pacer: Pacer?
@@ -110,6 +115,12 @@ final class LoopWorker: @unchecked Sendable {
     /// In-order deliveries, readable from the main thread while waiting for stragglers.
     let deliveredCount = Atomic<Int>(0)
 
+    // HTTP publishing. -----------------------------------------------------------------------
+    /// Answers by status code (200 included).
+    private(set) var statuses: [Int: Int] = [:]
+    /// Publish with `--count`: answers still owed by this loop's connections.
+    private var pendingAnswers = 0
+
     /// Handshakes in flight per loop while connecting for echo and push (connect mode is
     /// paced by `--connect-rate` instead).
     private static let pendingLimit = 128
@@ -122,6 +133,10 @@ final class LoopWorker: @unchecked Sendable {
         serverAddress = try plan.url.socketAddress()
         kind = plan.kind
         sendBufferLimit = plan.webSocketConfiguration.maxBufferedAmount
+        httpAddress = try plan.httpTarget?.socketAddress()
+        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, plan.httpTarget?.requestHead.count ?? 0), alignment: 8)
+        if let bytes = plan.httpTarget?.requestHead { head.copyBytes(from: bytes) }
+        requestHead = UnsafeRawBufferPointer(rebasing: head[0..<(plan.httpTarget?.requestHead.count ?? 0)])
 
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(plan.size, 1), alignment: 16)
         payloadBase = storage.baseAddress.unsafelyUnwrapped
@@ -153,6 +168,7 @@ final class LoopWorker: @unchecked Sendable {
             case .echo: targets.append(.echo(id))
             case .push: targets.append(.subscriber(id))
             case .connect: targets.append(.idle(id))
+            case .publish: targets.append(.httpPublisher(id))
             }
         }
         for (position, id) in plan.localPublisherIDs.enumerated() where position % loops == index {
@@ -164,6 +180,7 @@ final class LoopWorker: @unchecked Sendable {
         latency.deallocate()
         payloadBase.deallocate()
         expectedFrame.deallocate()
+        UnsafeMutableRawPointer(mutating: requestHead.baseAddress)?.deallocate()
     }
 
     var connectionTargets: Int { targets.count }
@@ -224,7 +241,7 @@ final class LoopWorker: @unchecked Sendable {
     /// Starts connecting (on the loop's thread).
     func beginSetup() {
         loop.addFlushHook { [unowned(unsafe) self] in stampValid = false }
-        if plan.mode == .connect {
+        if plan.mode == .connect, plan.connectInFlight == nil {
             let start = MonotonicClock.nanoseconds()
             // This loop's share of the rate over all loops and processes.
             let share = Double(targets.count) / Double(max(1, plan.connections))
@@ -251,9 +268,10 @@ final class LoopWorker: @unchecked Sendable {
 
     /// Keeps up to `pendingLimit` handshakes in flight until every target is tried.
     private func startMoreConnections() {
-        guard !startingConnections, plan.mode != .connect else { return }
+        guard !startingConnections, plan.mode != .connect || plan.connectInFlight != nil else { return }
         startingConnections = true
-        while inProgress < Self.pendingLimit, nextTarget < targets.count, !finished {
+        let limit = plan.connectInFlight ?? Self.pendingLimit
+        while inProgress < limit, nextTarget < targets.count, !finished {
             let target = targets[nextTarget]
             nextTarget += 1
             open(target)
@@ -274,28 +292,40 @@ final class LoopWorker: @unchecked Sendable {
                 } else {
                     let socket = EchoSocket(worker: self, globalID: id)
                     echoSockets.append(socket)
-                    try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
+                    try socket.connect(to: plan.url, from: plan.source(for: id), headers: plan.upgradeHeaders, tls: plan.tls)
                 }
             case .subscriber(let id):
                 let socket = Subscriber(worker: self)
                 subscribers.append(socket)
-                try socket.connect(to: plan.envelope?.url ?? plan.url, from: plan.source(for: id), tls: plan.tls)
+                try socket.connect(
+                    to: plan.envelope?.url ?? plan.url, from: plan.source(for: id), headers: plan.upgradeHeaders, tls: plan.tls)
+            case .publisher(let id) where httpAddress != nil:
+                let socket = HTTPPublisher(worker: self, publisherID: id, total: plan.pushShare(of: id))
+                httpPublishers.append(socket)
+                try socket.start(to: httpAddress.unsafelyUnwrapped, from: plan.source(for: plan.subscribers + id))
             case .publisher(let id):
                 let socket = Publisher(worker: self, publisherID: id)
                 publishers.append(socket)
-                try socket.connect(to: plan.publishURL ?? plan.url, from: plan.source(for: plan.subscribers + id), tls: plan.tls)
+                try socket.connect(
+                    to: plan.publishURL ?? plan.url, from: plan.source(for: plan.subscribers + id), headers: plan.upgradeHeaders,
+                    tls: plan.tls)
             case .idle(let id):
                 let socket = IdleSocket(worker: self)
                 idleSockets.append(socket)
-                try socket.connect(to: plan.url, from: plan.source(for: id), tls: plan.tls)
+                try socket.connect(to: plan.url, from: plan.source(for: id), headers: plan.upgradeHeaders, tls: plan.tls)
+            case .httpPublisher(let id):
+                let socket = HTTPPublisher(worker: self, publisherID: id, total: plan.publishShare(of: id))
+                httpPublishers.append(socket)
+                try socket.start(to: httpAddress.unsafelyUnwrapped, from: plan.source(for: id))
             }
         } catch {
             // Never got as far as the loop: no callback will come.
             switch target {
             case .echo: if plan.rawEcho { rawSockets.last?.state = .closed } else { echoSockets.last?.state = .closed }
             case .subscriber: subscribers.last?.state = .closed
-            case .publisher: publishers.last?.state = .closed
+            case .publisher: if httpAddress != nil { httpPublishers.last?.state = .closed } else { publishers.last?.state = .closed }
             case .idle: idleSockets.last?.state = .closed
+            case .httpPublisher: httpPublishers.last?.state = .closed
             }
             count(.connectFailed, detail: "\(error)")
             settled(opened: false, startedAt: startedAt)
@@ -336,6 +366,10 @@ final class LoopWorker: @unchecked Sendable {
             }
             sendUntil = .max
             for subscriber in subscribers where subscriber.state == .open { subscriber.expectsAll = true }
+        case .publish:
+            measureStart = t0
+            measureEnd = plan.messages == nil ? t0 + nanoseconds(seconds: plan.duration) : .max
+            sendUntil = measureEnd
         case .connect:
             break
         }
@@ -362,10 +396,22 @@ final class LoopWorker: @unchecked Sendable {
                 }
             }
         case .push:
-            if publishers.isEmpty {
+            if publishers.isEmpty && httpPublishers.isEmpty {
                 markPublishingComplete()
             } else {
                 startPacer { $0.publishDue() }
+            }
+        case .publish:
+            closedLoop = true
+            firstPublish = now
+            let open = httpPublishers.filter { $0.state == .open }
+            pendingAnswers = plan.messages == nil ? 0 : open.reduce(0) { $0 + $1.total }
+            if plan.messages != nil, pendingAnswers == 0 { markPublishingComplete() }
+            let body = UnsafeRawBufferPointer(payload)
+            for publisher in open {
+                for _ in 0..<min(plan.pipeline, publisher.total) {
+                    if !publisher.publish(body, sentAt: now) { count(.sendDropped) }
+                }
             }
         case .connect:
             break
@@ -432,8 +478,64 @@ final class LoopWorker: @unchecked Sendable {
                 publisher.sequence += 1
             }
         }
+        for publisher in httpPublishers where publisher.state == .open {
+            while publisher.sequence < publisher.total {
+                let message = publisher.sequence * plan.publishers + publisher.publisherID
+                let intended = t0 + plan.pushOffset(of: message)
+                if intended > now {
+                    next = min(next, intended)
+                    break
+                }
+                Hex.store(UInt64(publisher.publisherID) << 48 | UInt64(publisher.sequence), at: payloadStart)
+                Hex.store(UInt64(bitPattern: intended), at: payloadStart + 16)
+                if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
+                if publisher.publish(UnsafeRawBufferPointer(payload), sentAt: intended) {
+                    published += 1
+                } else {
+                    // Its sequence number is skipped all the same: the subscribers count it lost.
+                    count(.sendDropped)
+                    publisher.sequence += 1
+                }
+            }
+        }
         if next == .max { markPublishingComplete() }
         pacer?.nextDue.store(next, ordering: .releasing)
+    }
+
+    // MARK: HTTP answers
+
+    /// An HTTP publisher's answer, in order. Publish mode counts 200s as its messages (with
+    /// their latency) and sends the next request; any other status is an error, by status.
+    @inline(__always)
+    func recordAnswer(status: Int, sentAt: Int64, now: Int64, from publisher: HTTPPublisher) {
+        guard !finished else { return }
+        statuses[status, default: 0] &+= 1
+        if status != 200 { count(.httpStatus, detail: "HTTP \(status)") }
+        guard plan.mode == .publish else { return }
+        if status == 200 {
+            received &+= 1
+            if now >= measureStart, now < measureEnd {
+                messages &+= 1
+                bytes &+= plan.size
+                latency.record(now &- sentAt)
+            }
+        }
+        lastDelivery = now
+        if plan.messages != nil {
+            pendingAnswers -= 1
+            if pendingAnswers == 0 { markPublishingComplete() }
+        }
+        if closedLoop, now < sendUntil, publisher.sequence < publisher.total, !publisher.publish(UnsafeRawBufferPointer(payload), sentAt: now) {
+            count(.sendDropped)
+        }
+    }
+
+    /// An HTTP publisher stopped for good, owing `owing` answers (publish with `--count`
+    /// then no longer waits for them).
+    func publisherEnded(owing: Int) {
+        guard plan.mode == .publish, plan.messages != nil, !finished, owing > 0, pendingAnswers > 0 else { return }
+        pendingAnswers = max(0, pendingAnswers - owing)
+        if pendingAnswers == 0 { markPublishingComplete() }
     }
 
     private func markPublishingComplete() {
@@ -532,6 +634,12 @@ final class LoopWorker: @unchecked Sendable {
         totals.received = received
         totals.latency = latency.histogram
         totals.connectLatency = connectLatency
+        if plan.mode == .publish {
+            totals.published = httpPublishers.reduce(0) { $0 + $1.sequence }
+            totals.firstPublish = firstPublish
+            totals.lastDelivery = lastDelivery
+        }
+        totals.statuses = statuses
         if plan.mode == .push {
             totals.published = published
             totals.firstPublish = firstPublish
@@ -564,6 +672,7 @@ final class LoopWorker: @unchecked Sendable {
         for socket in subscribers { socket.finish() }
         for socket in publishers { socket.finish() }
         for socket in idleSockets { socket.finish() }
+        for socket in httpPublishers { socket.finish() }
     }
 
     /// Drops the connections (after the loop stopped), breaking their cycles with the worker.
@@ -573,6 +682,7 @@ final class LoopWorker: @unchecked Sendable {
         subscribers.removeAll()
         publishers.removeAll()
         idleSockets.removeAll()
+        httpPublishers.removeAll()
         activeEcho.removeAll()
         activeRaw.removeAll()
     }
@@ -585,7 +695,7 @@ final class LoopWorker: @unchecked Sendable {
         totals.received = received
         totals.errors = errors
         totals.latency = latency.histogram
-        totals.published = published
+        totals.published = plan.mode == .publish ? httpPublishers.reduce(0) { $0 + $1.sequence } : published
         return totals
     }
 }

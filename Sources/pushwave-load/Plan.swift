@@ -10,6 +10,8 @@ enum Mode: String, Sendable {
     case echo
     case push
     case connect
+    /// The HTTP publish API: keep-alive connections publishing in closed loop.
+    case publish
 }
 
 /// Everything a run needs, decided once from the command line. Shared read-only by the
@@ -21,6 +23,11 @@ struct RunPlan: Sendable {
     /// Push: where the publishers connect, when not to `url` (e.g. another node of a
     /// cluster joined through Redis, to measure delivery across nodes). Same scheme as `url`.
     var publishURL: WebSocketURL?
+    /// Publish, and push with an `http://` `--publish-url`: the API endpoint the publishers
+    /// POST to (with `url` its `ws://` twin: same host, port and path, for the report).
+    var httpTarget: HTTPTarget?
+    /// Extra header fields of every upgrade request (a connection token).
+    var upgradeHeaders: [(name: String, value: String)] = []
     /// Event loops in this process.
     var threads: Int
     /// Local addresses to bind connections to, round-robin; empty: let the kernel choose.
@@ -65,6 +72,9 @@ struct RunPlan: Sendable {
 
     // connect
     var connectRate = 1000.0
+    /// Connect: instead of pacing at `connectRate`, keep this many handshakes in flight per
+    /// loop, each one that ends starting the next (closed loop: handshakes per second).
+    var connectInFlight: Int?
 
     var kind: MessageKind { binary ? .binary : .text }
 
@@ -78,7 +88,7 @@ struct RunPlan: Sendable {
         return start..<(start + share + (index < extra ? 1 : 0))
     }
 
-    /// Global ids of this process's connections (echo, connect) or subscribers (push).
+    /// Global ids of this process's connections (echo, connect, publish) or subscribers (push).
     var localConnectionIDs: Range<Int> {
         Self.slice(mode == .push ? subscribers : connections, index: processIndex, count: processCount)
     }
@@ -94,6 +104,19 @@ struct RunPlan: Sendable {
     }
 
     // MARK: Push schedule
+
+    /// Publish with `--count`: the requests connection `globalID` sends (the count shared out
+    /// as evenly as the connections allow); without a count, no limit.
+    func publishShare(of globalID: Int) -> Int {
+        guard let messages else { return .max }
+        return Self.slice(messages, index: globalID, count: connections).count
+    }
+
+    /// Push: the messages publisher `publisherID` sends (every `publishers`-th of the schedule).
+    func pushShare(of publisherID: Int) -> Int {
+        let messages = totalMessages
+        return publisherID < messages ? (messages - publisherID + publishers - 1) / publishers : 0
+    }
 
     /// Messages published in all. Message `g` (0-based, over all publishers) is due at
     /// `t0 + g / rate` and goes out from publisher `g % publishers` as that publisher's
@@ -188,7 +211,10 @@ struct EnvelopeSubscription: Sendable {
 
     /// From a raw topic URL (`/topics/NAME` or `/chat`); nil for another path.
     init?(rawURL: WebSocketURL) throws {
-        let path = rawURL.path
+        // A query (a `?token=` from --token-in query) goes with the subscribers to /ws.
+        let parts = rawURL.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0])
+        let query = parts.count > 1 ? "?" + parts[1] : ""
         let topic: String
         if path.hasPrefix("/topics/") {
             topic = String(path.dropFirst("/topics/".count))
@@ -197,7 +223,7 @@ struct EnvelopeSubscription: Sendable {
         } else {
             return nil
         }
-        url = try WebSocketURL("\(rawURL.isSecure ? "wss" : "ws")://\(rawURL.host):\(rawURL.port)/ws")
+        url = try WebSocketURL("\(rawURL.isSecure ? "wss" : "ws")://\(rawURL.host):\(rawURL.port)/ws\(query)")
         subscribeCommand = Array(#"{"op":"subscribe","topic":"\#(topic)"}"#.utf8)
     }
 

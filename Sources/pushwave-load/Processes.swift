@@ -71,7 +71,7 @@ struct ParentRun {
             let now = MonotonicClock.nanoseconds()
             let rate = Double(progress.received - previous.received) / max(1e-9, Double(now - previous.time) / 1e9)
             previous = (progress.received, now)
-            let what = plan.mode == .echo ? "msg/s" : "deliveries/s"
+            let what = plan.mode == .echo ? "msg/s" : plan.mode == .publish ? "publishes/s" : "deliveries/s"
             printError("  \(fixed(Double(now - started) / 1e9, 0)) s  \(grouped(Int(rate))) \(what)  errors \(progress.errors)  (\(children.count) processes)")
         }
 

@@ -10,7 +10,7 @@ struct Report {
 
     /// Seconds the rates are computed over.
     var seconds: Double {
-        if plan.mode == .push, plan.messages != nil {
+        if plan.mode == .push || plan.mode == .publish, plan.messages != nil {
             return max(totals.fanoutMilliseconds / 1000, 1e-9)
         }
         return totals.interrupted ? totals.measuredSeconds : plan.duration
@@ -25,7 +25,13 @@ struct Report {
         case .echo: totals.messages > 0
         case .push: totals.received > 0
         case .connect: totals.connected > 0
+        case .publish: totals.messages > 0
         }
+    }
+
+    /// Connect: connections opened per second while connecting (TCP connect plus upgrade).
+    var handshakesPerSecond: Double {
+        totals.setupSeconds > 0 ? Double(totals.connected) / totals.setupSeconds : 0
     }
 
     var succeeded: Bool {
@@ -35,7 +41,7 @@ struct Report {
     var json: JSON {
         var fields: [(String, JSON)] = [
             ("mode", .string(plan.mode.rawValue)),
-            ("url", .string(plan.url.description)),
+            ("url", .string(plan.httpTarget.map(\.description) ?? plan.url.description)),
             ("connections", .int(totals.connected)),
             ("connections_attempted", .int(totals.attempted)),
             ("threads", .int(plan.threads)),
@@ -79,7 +85,25 @@ struct Report {
                 ("hold_s", .figure(plan.hold)),
             ]
         case .connect:
-            fields += [("connect_rate", .figure(plan.connectRate))]
+            fields += [
+                plan.connectInFlight.map { ("in_flight", .int($0)) } ?? ("connect_rate", .figure(plan.connectRate)),
+                ("setup_s", .figure(totals.setupSeconds)),
+                ("handshakes_per_second", .figure(handshakesPerSecond)),
+            ]
+        case .publish:
+            fields += [
+                ("size", .int(plan.size)),
+                ("binary", .bool(plan.binary)),
+                ("pipeline", .int(plan.pipeline)),
+                ("published", .int(totals.published)),
+                ("answered_200", .int(totals.statuses[200] ?? 0)),
+                ("publishes_per_second", .figure(messagesPerSecond)),
+                ("statuses", totals.statusesJSON),
+            ]
+            if let count = plan.messages { fields.append(("count", .int(count))) }
+            if totals.received > 0 {
+                fields.append(("generator_cpu_ns_per_publish", .figure(totals.cpuSeconds * 1e9 / Double(max(1, totals.received)))))
+            }
         }
         fields += [
             ("connected", .int(totals.connected)),
@@ -91,7 +115,7 @@ struct Report {
     }
 
     var text: String {
-        var lines = ["pushwave-load \(plan.mode.rawValue)  \(plan.url)"]
+        var lines = ["pushwave-load \(plan.mode.rawValue)  \(plan.httpTarget.map(\.description) ?? plan.url.description)"]
         if totals.interrupted {
             lines.append("  interrupted: the figures cover the \(fixed(seconds, 1)) s measured until then")
         }
@@ -115,7 +139,21 @@ struct Report {
             lines.append("  deliveries/s  \(grouped(Int(messagesPerSecond.rounded())))   \(byteRate(bytesPerSecond))   fan-out \(fixed(totals.fanoutMilliseconds, 2)) ms (first publish to last delivery)")
             lines.append("  latency (us)  \(totals.latency.summaryText)")
         case .connect:
-            lines.append("  \(shape); \(grouped(Int(plan.connectRate))) connects/s, held \(fixed(plan.duration, 1)) s")
+            let pace = plan.connectInFlight.map { "\(grouped($0)) handshakes in flight" } ?? "\(grouped(Int(plan.connectRate))) connects/s"
+            lines.append("  \(shape); \(pace), held \(fixed(plan.duration, 1)) s")
+            lines.append("  handshakes/s  \(grouped(Int(handshakesPerSecond.rounded())))   (\(grouped(totals.connected)) opened in \(fixed(totals.setupSeconds, 3)) s)")
+        case .publish:
+            let what = plan.messages.map { "\(grouped($0)) publishes" } ?? "\(fixed(plan.duration, 1)) s"
+            lines.append("  \(shape); pipeline \(plan.pipeline), \(payload) bodies, \(what)")
+            lines.append("  publishes     \(grouped(totals.messages)) answered 200   \(grouped(Int(messagesPerSecond.rounded()))) publishes/s   \(grouped(totals.published)) sent")
+            let others = totals.statuses.filter { $0.key != 200 }.sorted { $0.key < $1.key }
+            if !others.isEmpty {
+                lines.append("  other answers " + others.map { "\($0.key): \(grouped($0.value))" }.joined(separator: ", "))
+            }
+            lines.append("  latency (us)  \(totals.latency.summaryText)")
+            if totals.received > 0 {
+                lines.append("  generator     \(fixed(totals.cpuSeconds, 2)) CPU s, \(fixed(totals.cpuSeconds * 1e9 / Double(totals.received), 0)) ns per publish")
+            }
         }
         lines.append("  connect (us)  \(totals.connectLatency.summaryText)")
         lines.append("  errors        \(totals.errors.summary)")

@@ -59,6 +59,7 @@ struct LocalRun {
             }
         }
         let opened = shared.opened.load(ordering: .acquiring)
+        let setupSeconds = Double(MonotonicClock.nanoseconds() - setupStart) / 1e9
         if showProgress {
             let seconds = Double(MonotonicClock.nanoseconds() - setupStart) / 1e9
             printError("  \(grouped(opened)) of \(grouped(targets)) connections open after \(fixed(seconds, 2)) s")
@@ -93,6 +94,16 @@ struct LocalRun {
             waitForPush(workers, shared: shared, t0: t0)
         case .connect?:
             runWithProgress(workers, from: t0, until: t0 + nanoseconds(seconds: plan.duration))
+        case .publish?:
+            let end = t0 + nanoseconds(seconds: plan.duration)
+            if plan.messages == nil {
+                runWithProgress(workers, from: t0, until: end)
+            } else {
+                // Until every answer is in, or --duration (the longest a counted run may take).
+                while shared.publishingDone.load(ordering: .acquiring) < workers.count, MonotonicClock.nanoseconds() < end {
+                    guard Interruption.sleep(milliseconds: 1) else { break }
+                }
+            }
         }
 
         let cpuUsed = processCPUSeconds() - cpuAtStart
@@ -114,6 +125,7 @@ struct LocalRun {
             result.details.merge(part.details, uniquingKeysWith: +)
         }
         result.totals.cpuSeconds = cpuUsed
+        result.totals.setupSeconds = setupSeconds
         if Interruption.requested {
             // The window ends where the run was stopped (the warm-up does not count).
             result.totals.interrupted = true
@@ -206,6 +218,7 @@ struct LocalRun {
         case .echo: what = "msg/s"
         case .push: what = "deliveries/s"
         case .connect: what = ""
+        case .publish: what = "publishes/s"
         }
         var line = "  \(fixed(elapsed, 0)) s"
         if plan.mode != .connect {

@@ -310,3 +310,32 @@ struct TimestampRing {
         storage.deallocate()
     }
 }
+
+// MARK: Secrets
+
+/// The first line of a small file holding a secret (a token, a key), without surrounding
+/// white space; read here so that the secret never has to be on the command line.
+func readSecretFile(_ path: String) throws -> String {
+    guard let file = fopen(path, "r") else {
+        throw PlanError("cannot read \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+        if count == 0 { break }
+        bytes += chunk[0..<count]
+        guard bytes.count <= 64 * 1024 else { throw PlanError("\(path) is larger than 64 KiB") }
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
+    return line.trimmingCharacters(in: [" ", "\t", "\r"])
+}
+
+extension String {
+    /// The string without the given characters at either end.
+    func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}

@@ -19,6 +19,8 @@ enum ErrorClass: Int, CaseIterable, Sendable {
     case protocolError
     /// A send refused because the connection's send buffer was full.
     case sendDropped
+    /// An HTTP publish answered with another status than 200 (see the statuses).
+    case httpStatus
 
     var name: String {
         switch self {
@@ -30,6 +32,7 @@ enum ErrorClass: Int, CaseIterable, Sendable {
         case .outOfOrder: "out_of_order"
         case .protocolError: "protocol"
         case .sendDropped: "send_dropped"
+        case .httpStatus: "http_status"
         }
     }
 }
@@ -143,6 +146,8 @@ struct RunTotals: Sendable {
     /// Monotonic time of the first publish and of the last delivery (for fan-out time).
     var firstPublish = Int64.max
     var lastDelivery = Int64.min
+    /// HTTP publishing: answers by status code.
+    var statuses: [Int: Int] = [:]
 
     /// Ctrl-C ended the run early; `measuredSeconds` is then the window actually measured.
     var interrupted = false
@@ -150,6 +155,9 @@ struct RunTotals: Sendable {
     var measuredSeconds = 0.0
     /// CPU seconds the generator used while the traffic ran (all its processes).
     var cpuSeconds = 0.0
+    /// Seconds from the first connect until every connection had opened or failed (the
+    /// longest of the processes).
+    var setupSeconds = 0.0
 
     mutating func add(_ other: RunTotals) {
         connected += other.connected
@@ -164,9 +172,16 @@ struct RunTotals: Sendable {
         expectedDeliveries += other.expectedDeliveries
         firstPublish = min(firstPublish, other.firstPublish)
         lastDelivery = max(lastDelivery, other.lastDelivery)
+        statuses.merge(other.statuses, uniquingKeysWith: +)
         interrupted = interrupted || other.interrupted
         measuredSeconds = max(measuredSeconds, other.measuredSeconds)
         cpuSeconds += other.cpuSeconds
+        setupSeconds = max(setupSeconds, other.setupSeconds)
+    }
+
+    /// `{"200": N, "401": M}`, by code.
+    var statusesJSON: JSON {
+        .object(statuses.sorted { $0.key < $1.key }.map { (String($0.key), .int($0.value)) })
     }
 
     /// Time from the first publish to the last delivery, in milliseconds.
@@ -190,9 +205,11 @@ struct RunTotals: Sendable {
             ("expected_deliveries", .int(expectedDeliveries)),
             ("first_publish_ns", .int(Int(firstPublish))),
             ("last_delivery_ns", .int(Int(lastDelivery))),
+            ("statuses", statusesJSON),
             ("interrupted", .bool(interrupted)),
             ("measured_s", .double(measuredSeconds)),
             ("cpu_s", .double(cpuSeconds)),
+            ("setup_s", .double(setupSeconds)),
             ("latency_histogram_ns", latency.bucketsJSON),
             ("connect_histogram_ns", connectLatency.bucketsJSON),
         ])
@@ -212,9 +229,15 @@ struct RunTotals: Sendable {
         expectedDeliveries = child["expected_deliveries"]?.intValue ?? 0
         firstPublish = Int64(child["first_publish_ns"]?.intValue ?? Int(Int64.max))
         lastDelivery = Int64(child["last_delivery_ns"]?.intValue ?? Int(Int64.min))
+        if case .object(let fields)? = child["statuses"] {
+            for (code, count) in fields {
+                if let code = Int(code), let count = count.intValue { statuses[code, default: 0] += count }
+            }
+        }
         interrupted = child["interrupted"] == .bool(true)
         measuredSeconds = child["measured_s"]?.doubleValue ?? 0
         cpuSeconds = child["cpu_s"]?.doubleValue ?? 0
+        setupSeconds = child["setup_s"]?.doubleValue ?? 0
         latency.record(buckets: child["latency_histogram_ns"])
         connectLatency.record(buckets: child["connect_histogram_ns"])
     }

@@ -150,6 +150,10 @@ import Testing
         #expect(JSON.object([("a", .array([.int(1), .double(2), .string("q\"\u{1}")])), ("b", .null)]).serialized
             == #"{"a":[1,2.0,"q\"\u0001"],"b":null}"#)
         #expect(JSON.double(.infinity).serialized == "null")
+        #expect(JSON.array([.int(0), .int(-7), .int(Int.max), .int(Int.min)]).serialized
+            == "[0,-7,9223372036854775807,-9223372036854775808]")
+        #expect(JSON.string("\u{1F}\t\u{7F}é").serialized == "\"\\u001f\\t\u{7F}é\"")
+        #expect(JSON.object([("k", .string("v"))]).serializedBytes == Array(#"{"k":"v"}"#.utf8))
     }
 
     @Test func parsesFromEveryInputKind() throws {

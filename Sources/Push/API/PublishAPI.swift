@@ -48,8 +48,9 @@ struct PublishAPI: Sendable {
 
     private func authorizationRefusal(_ head: HTTPRequestHead) -> ServerResponse? {
         guard !keys.isEmpty else { return Self.error(403, "the publish API is disabled: no API key is configured") }
-        guard let header = head.value("Authorization"), header.count > 7,
-            header.prefix(7).lowercased() == "bearer ", keys.accepts(String(header.dropFirst(7)))
+        guard var header = head.value("Authorization"), header.utf8.count > 7,
+            header.withUTF8({ Self.startsIgnoringASCIICase($0, with: "bearer ") }),
+            keys.accepts(String(Substring(header.utf8.dropFirst(7))))
         else {
             return .http(
                 status: 401, headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Bearer")],
@@ -81,11 +82,32 @@ struct PublishAPI: Sendable {
     }
 
     /// `text/*` and `application/json` (with any parameters) are text; anything else binary.
+    /// Compares bytes, without building lowercased strings: it runs on every publish.
     static func kind(of contentType: String?) -> MessageKind {
-        guard let contentType else { return .binary }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let type = Substring(HTTPHeadSyntax.trimmingWhitespace(mediaType.utf8)).lowercased()
-        return type.hasPrefix("text/") || type == "application/json" ? .text : .binary
+        guard var contentType else { return .binary }
+        let isText = contentType.withUTF8 { bytes in
+            // The media type: up to the first ";", without the white space around it.
+            var start = 0
+            var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+            while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+            let mediaType = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            return startsIgnoringASCIICase(mediaType, with: "text/")
+                || (mediaType.count == "application/json".utf8.count && startsIgnoringASCIICase(mediaType, with: "application/json"))
+        }
+        return isText ? .text : .binary
+    }
+
+    /// Whether `bytes` begin with `prefix` (lowercase ASCII), ignoring ASCII case.
+    static func startsIgnoringASCIICase(_ bytes: UnsafeBufferPointer<UInt8>, with prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return prefix.withUTF8Buffer { expected in
+            for index in 0..<expected.count {
+                let byte = bytes[index]
+                if (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) != expected[index] { return false }
+            }
+            return true
+        }
     }
 
     static func result(_ topic: String, _ position: StreamPosition, _ subscribers: Int) -> JSON {
@@ -96,7 +118,9 @@ struct PublishAPI: Sendable {
     }
 
     static func json(_ status: HTTPStatus, _ value: JSON) -> ServerResponse {
-        .http(status: status, headers: [("Content-Type", "application/json")], body: Array((value.serialized + "\n").utf8))
+        var body = value.serializedBytes
+        body.append(UInt8(ascii: "\n"))
+        return .http(status: status, headers: [("Content-Type", "application/json")], body: body)
     }
 
     static func error(_ status: HTTPStatus, _ message: String) -> ServerResponse {
