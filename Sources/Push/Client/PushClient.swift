@@ -158,9 +158,11 @@ open class PushClient: @unchecked Sendable {
     /// Subscribes to `topic` (now if connected, else when connected), and keeps it subscribed
     /// across reconnects. Subscribing again to a subscribed topic does nothing.
     ///
-    /// - Parameter position: Where to resume: the last message the application handled, e.g.
-    ///   saved before the process last stopped. The server sends every later message first,
-    ///   or, when it cannot, ``didReset(topic:position:)`` follows. Nil: from now on.
+    /// - Parameters:
+    ///   - topic: The topic's name, as the server and the publish API name it.
+    ///   - position: Where to resume: the last message the application handled, e.g.
+    ///     saved before the process last stopped. The server sends every later message first,
+    ///     or, when it cannot, ``didReset(topic:position:)`` follows. Nil: from now on.
     public func subscribe(_ topic: String, from position: StreamPosition? = nil) {
         guard subscriptions[topic] == nil else { return }
         subscriptions[topic] = Subscription(position: position)
