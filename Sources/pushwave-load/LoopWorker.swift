@@ -458,37 +458,19 @@ final class LoopWorker: @unchecked Sendable {
         guard !finished, !publishingComplete else { return }
         let now = MonotonicClock.nanoseconds()
         var next = Int64.max
-        let payloadStart = payloadBase
         for publisher in publishers where publisher.state == .open {
-            while publisher.sequence < publisher.total {
-                let message = publisher.sequence * plan.publishers + publisher.publisherID
-                let intended = t0 + plan.pushOffset(of: message)
-                if intended > now {
-                    next = min(next, intended)
-                    break
-                }
-                Hex.store(UInt64(publisher.publisherID) << 48 | UInt64(publisher.sequence), at: payloadStart)
-                Hex.store(UInt64(bitPattern: intended), at: payloadStart + 16)
-                if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
+            next = min(next, sendDue(now: now, publisherID: publisher.publisherID, total: publisher.total, sequence: { publisher.sequence }) { _ in
                 switch publisher.send(UnsafeRawBufferPointer(payload), kind: kind) {
                 case .sent: published += 1
                 case .dropped: count(.sendDropped)
                 case .closed: break
                 }
                 publisher.sequence += 1
-            }
+            })
         }
         for publisher in httpPublishers where publisher.state == .open {
-            while publisher.sequence < publisher.total {
-                let message = publisher.sequence * plan.publishers + publisher.publisherID
-                let intended = t0 + plan.pushOffset(of: message)
-                if intended > now {
-                    next = min(next, intended)
-                    break
-                }
-                Hex.store(UInt64(publisher.publisherID) << 48 | UInt64(publisher.sequence), at: payloadStart)
-                Hex.store(UInt64(bitPattern: intended), at: payloadStart + 16)
-                if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
+            next = min(next, sendDue(now: now, publisherID: publisher.publisherID, total: publisher.total, sequence: { publisher.sequence }) { intended in
+                // A publish that goes out advances the sequence itself.
                 if publisher.publish(UnsafeRawBufferPointer(payload), sentAt: intended) {
                     published += 1
                 } else {
@@ -496,10 +478,29 @@ final class LoopWorker: @unchecked Sendable {
                     count(.sendDropped)
                     publisher.sequence += 1
                 }
-            }
+            })
         }
         if next == .max { markPublishingComplete() }
         pacer?.nextDue.store(next, ordering: .releasing)
+    }
+
+    /// Sends, through `send`, each message of one publisher that is due by `now`, its payload
+    /// stamped with the publisher, the sequence number and the intended send time; returns
+    /// when the next one is due (`.max` when all are sent). `send` advances the publisher's
+    /// sequence, which `sequence` reads.
+    private func sendDue(
+        now: Int64, publisherID: Int, total: Int, sequence: () -> Int, _ send: (_ intended: Int64) -> Void
+    ) -> Int64 {
+        while case let current = sequence(), current < total {
+            let message = current * plan.publishers + publisherID
+            let intended = t0 + plan.pushOffset(of: message)
+            if intended > now { return intended }
+            Hex.store(UInt64(publisherID) << 48 | UInt64(current), at: payloadBase)
+            Hex.store(UInt64(bitPattern: intended), at: payloadBase + 16)
+            if firstPublish == .max { firstPublish = MonotonicClock.nanoseconds() }
+            send(intended)
+        }
+        return .max
     }
 
     // MARK: HTTP answers
