@@ -4,8 +4,8 @@ import CEpollShim
 import Glibc
 #endif
 
-/// A connection's unsent output, in order: its own bytes and ranges of shared buffers
-/// (see ``SendBacklog``, which holds them).
+/// A connection's unsent output, in order: bytes of its own (copied into a pooled
+/// ``RingBuffer``) interleaved with ranges of ``SharedBuffer``s it refers to without copying.
 ///
 /// Most connections have nothing queued most of the time, so the queue is one pointer, nil
 /// while empty: an idle connection pays 8 bytes for it, not the backlog's 56. The backlog
@@ -58,8 +58,9 @@ public struct SendQueue {
         backlog?.pointee.frontSegments ?? (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    /// Drops the `byteCount` oldest bytes (they were sent); see ``SendBacklog/consume(_:pool:memory:)``.
-    /// The backlog is freed once everything is sent.
+    /// Drops the `byteCount` oldest bytes (they were sent), freeing what they held: ring
+    /// storage goes back to `pool` once empty, a shared buffer's reference goes with its
+    /// piece's last byte, and the backlog itself once everything is sent.
     public mutating func consume(_ byteCount: Int, pool: BufferPool, memory: OutboundMemory) {
         guard let backlog else {
             precondition(byteCount == 0, "consumed more than was queued")
