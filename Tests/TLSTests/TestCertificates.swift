@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A CA and certificates signed by it, made with the `openssl` command in a temporary
 /// directory for the tests: the server's (localhost, 127.0.0.1; ECDSA P-256), another
@@ -47,16 +48,10 @@ final class TestCertificates: Sendable {
     }
 
     private func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl \(arguments.joined(separator: " ")) failed"])
+        // In the certificates' directory: the arguments name their files relative to it.
+        let shell = ["/bin/sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory]
+        guard try runChildProgram(shell + arguments).status == 0 else {
+            throw ChildProgramError(description: "openssl \(arguments.joined(separator: " ")) failed")
         }
     }
 }
