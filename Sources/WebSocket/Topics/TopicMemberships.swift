@@ -10,12 +10,11 @@ enum TopicMemberships {
     /// The same memberships with `topic` added (the caller knows it was not there).
     func adding(_ topic: Topic) -> TopicMemberships {
         switch self {
-        case .one(let first): .many([first, topic])
+        case .one(let first):
+            return .many([first, topic])
         case .many(var topics):
-            {
-                topics.append(topic)
-                return .many(topics)
-            }()
+            topics.append(topic)
+            return .many(topics)
         }
     }
 
