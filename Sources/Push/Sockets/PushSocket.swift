@@ -4,8 +4,9 @@ import WebSocket
 /// A connection speaking the `/ws` protocol (PROTOCOL.md in Push/Protocol): many
 /// subscriptions with offsets and recovery, publishing where the token allows it.
 ///
-/// Per connection it keeps only its subscriptions (one small dictionary entry each) and its
-/// token; messages reach it through the loop's topic registry like any subscriber's, as
+/// Per connection it keeps only its subscriptions (one small dictionary entry each) and, when
+/// it has a token, what the token grants (out of line: a connection without one pays a
+/// pointer); messages reach it through the loop's topic registry like any subscriber's, as
 /// envelopes encoded once per publish.
 final class PushSocket: WebSocket, @unchecked Sendable {
     private enum Subscription {
@@ -15,16 +16,39 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         case active
     }
 
+    /// What a token grants the connection (only what is checked after the handshake: the
+    /// token's patterns and expiry), and the timer that ends it when it expires.
+    private final class Grant {
+        let subscribePatterns: [TopicPattern]
+        let publishPatterns: [TopicPattern]
+        let expiresAt: Double?
+        var expiryTimer: TimerHandle?
+
+        init(_ token: ConnectionToken) {
+            subscribePatterns = token.subscribePatterns
+            publishPatterns = token.publishPatterns
+            expiresAt = token.expiresAt
+        }
+
+        func maySubscribe(_ topic: String) -> Bool {
+            subscribePatterns.contains { $0.matches(topic) }
+        }
+
+        func mayPublish(_ topic: String) -> Bool {
+            publishPatterns.contains { $0.matches(topic) }
+        }
+    }
+
     private let endpoint: PushEndpoint
-    private var token: ConnectionToken?
+    /// Nil without a token.
+    private var grant: Grant?
     private var subscriptions: [String: Subscription] = [:]
-    /// Bad commands in a row; too many close the connection.
-    private var consecutiveErrors = 0
-    private var expiryTimer: TimerHandle?
+    /// Bad commands in a row (saturating); too many close the connection.
+    private var consecutiveErrors: UInt32 = 0
 
     init(context: WebSocketContext, endpoint: PushEndpoint, token: ConnectionToken?) {
         self.endpoint = endpoint
-        self.token = token
+        grant = token.map(Grant.init)
         super.init(context: context)
     }
 
@@ -52,8 +76,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     }
 
     override func didClose(code: CloseCode, reason: String) {
-        if let expiryTimer { _ = loop.cancel(expiryTimer) }
-        expiryTimer = nil
+        cancelExpiry()
         for topic in subscriptions.keys { endpoint.hub.unsubscribed(topic) }
         subscriptions.removeAll()
     }
@@ -70,7 +93,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     }
 
     private func subscribe(_ topic: String, since: StreamPosition?, id: JSON?) throws(CommandError) {
-        guard token?.maySubscribe(topic) ?? true else { throw .notAllowed }
+        guard grant?.maySubscribe(topic) ?? true else { throw .notAllowed }
         guard subscriptions[topic] == nil else { throw .badCommand("already subscribed to \"\(topic)\"") }
         guard subscriptions.count < endpoint.maxSubscriptionsPerConnection else { throw .tooManySubscriptions }
         subscriptions[topic] = .starting
@@ -110,7 +133,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     }
 
     private func publish(_ topic: String, data: JSON, id: JSON?) throws(CommandError) {
-        guard token.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { throw .notAllowed }
+        guard grant.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { throw .notAllowed }
         var fields: [(String, JSON)] = [("op", .string("published")), ("topic", .string(topic))]
         switch endpoint.hub.submit(topic, payload: Array(data.serialized.utf8), kind: .text) {
         case .published(let position, _):
@@ -126,7 +149,9 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     private func refresh(_ text: String, id: JSON?) throws(CommandError) {
         guard let verifier = endpoint.tokens else { throw .badCommand("this server takes no tokens") }
         do throws(TokenError) {
-            token = try verifier.verify(text)
+            let token = try verifier.verify(text)
+            cancelExpiry()
+            grant = Grant(token)
         } catch {
             throw .badCommand("token refused: \(error.reason)")
         }
@@ -142,24 +167,29 @@ final class PushSocket: WebSocket, @unchecked Sendable {
 
     private func reject(_ error: CommandError, id: JSON?) {
         send(Envelope.error(error, id: id))
-        consecutiveErrors += 1
-        if consecutiveErrors > endpoint.maxConsecutiveErrors {
+        if consecutiveErrors < .max { consecutiveErrors += 1 }
+        if Int(consecutiveErrors) > endpoint.maxConsecutiveErrors {
             close(code: .policyViolation, reason: "too many bad commands")
         }
     }
 
     /// Closes the connection with 4401 when its token expires (a `refresh` moves it on).
     private func scheduleExpiry() {
-        if let expiryTimer { _ = loop.cancel(expiryTimer) }
-        expiryTimer = nil
-        guard let expiresAt = token?.expiresAt else { return }
+        cancelExpiry()
+        guard let grant, let expiresAt = grant.expiresAt else { return }
         // The verifier's leeway for clock skew applies here too: a token it accepted as not
         // yet expired lives as long.
         let leeway = endpoint.tokens?.leeway ?? 0
         let milliseconds = max(0, Int64((expiresAt + leeway - WallClock.seconds()) * 1000))
-        expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
-            self?.expiryTimer = nil
+        grant.expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
+            self?.grant?.expiryTimer = nil
             self?.close(code: PushCloseCode.tokenExpired, reason: "token expired")
         }
+    }
+
+    private func cancelExpiry() {
+        guard let grant, let timer = grant.expiryTimer else { return }
+        _ = loop.cancel(timer)
+        grant.expiryTimer = nil
     }
 }

@@ -48,14 +48,17 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     var sendCompression = SendCompression.off
     /// This connection's slot in its context's ``KeepaliveSweep`` while open; -1 otherwise.
     var keepaliveSlot: Int32 = -1
-    /// The one timer a connection needs at a time: the client's handshake timeout or the
-    /// close timeout while closing (see `timerFired`). Pings and the idle timeout of open
-    /// connections are their context's ``KeepaliveSweep``'s.
-    private var timer: TimerHandle?
     /// Loop time of the last input, for pings and the idle timeout: its low 32 bits, which
     /// measure any silence up to 49 days with wrapping subtraction, in half the space.
     @exclusivity(unchecked)
     private var lastInput: UInt32 = 0
+    /// Its place among the subscribers of its one topic, while `topicMemberships` is `.one`.
+    var topicPosition: Int32 = 0
+    /// The topics this connection subscribes to on its context's `TopicRegistry`; nil for
+    /// none. Kept here rather than in the registry: a dictionary entry per subscriber (and
+    /// one per topic for its place) cost more than the connection's object.
+    @exclusivity(unchecked)
+    var topicMemberships: TopicMemberships?
     /// What only some connections need, kept out of line so idle ones stay small.
     var extras: ConnectionExtras?
 
@@ -364,16 +367,21 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         setTimer(afterMilliseconds: context.configuration.closeTimeoutMilliseconds)
     }
 
-    /// Replaces the connection's timer.
+    /// Replaces the connection's timer (kept in its extras: only a client's handshake and a
+    /// closing connection need one).
     func setTimer(afterMilliseconds milliseconds: Int64?) {
-        if let timer { loop.cancel(timer) }
-        timer = milliseconds.map { loop.scheduleTimer(for: self, afterMilliseconds: $0) }
+        if let timer = extras?.timer { loop.cancel(timer) }
+        if let milliseconds {
+            extrasForWriting.timer = loop.scheduleTimer(for: self, afterMilliseconds: milliseconds)
+        } else {
+            extras?.timer = nil
+        }
     }
 
     /// The connection's one timer came due: the handshake or the close timeout ran out.
     /// Internal to the protocol.
     public final override func timerFired() {
-        timer = nil
+        extras?.timer = nil
         switch phase {
         case .handshaking:
             closeReason = "handshake timed out"
@@ -590,6 +598,10 @@ enum BackpressureRefusal {
 
 /// The rarely needed state of a connection.
 final class ConnectionExtras {
+    /// The one timer a connection needs at a time: the client's handshake timeout or the
+    /// close timeout while closing (see `timerFired`). Pings and the idle timeout of open
+    /// connections are their context's ``KeepaliveSweep``'s.
+    var timer: TimerHandle?
     var closeReason = ""
     var subprotocol: String?
     /// The zlib state of a connection with context takeover.

@@ -13,8 +13,8 @@ import Reactor
 /// others get the plain batch.
 final class Topic {
     let name: String
+    /// Each subscriber's index here is kept with the subscriber (see `TopicMemberships`).
     private(set) var subscribers: [WebSocket] = []
-    private var positions: [ObjectIdentifier: Int] = [:]
     /// Frames (header and payload) published since the last flush.
     private(set) var batch: [UInt8] = []
     private(set) var batchMessageCount = 0
@@ -31,33 +31,29 @@ final class Topic {
     var isEmpty: Bool { subscribers.isEmpty }
     var hasPendingBatch: Bool { batchMessageCount > 0 }
 
-    /// Adds a subscriber; false when it already was one.
-    func add(_ socket: WebSocket) -> Bool {
-        let id = ObjectIdentifier(socket)
-        guard positions[id] == nil else { return false }
-        positions[id] = subscribers.count
+    /// Adds a subscriber (the registry knows it was not one) and returns its index.
+    func add(_ socket: WebSocket) -> Int {
         subscribers.append(socket)
         compressed.count(socket.sendCompression, by: 1)
         // A subscriber receives what is published from now on: the part of the batch it will
         // be given (compressed or plain) that is already waiting counts as delivered to it.
         if hasPendingBatch {
             let waiting = compressed.suits(socket.sendCompression, plainCount: batchMessageCount) ? compressed.frames.count : batch.count
-            deliveredEarly[id] = (waiting, batchMessageCount)
+            deliveredEarly[ObjectIdentifier(socket)] = (waiting, batchMessageCount)
         }
-        return true
+        return subscribers.count - 1
     }
 
-    /// Removes a subscriber in O(1), moving the last one into its place.
-    func remove(_ socket: WebSocket) -> Bool {
-        guard let position = positions.removeValue(forKey: ObjectIdentifier(socket)) else { return false }
+    /// Removes `socket`, the subscriber at `position`, in O(1), moving the last one into its place;
+    /// returns the moved subscriber (whose index is now `position`), if any.
+    func remove(_ socket: WebSocket, at position: Int) -> WebSocket? {
+        assert(subscribers[position] === socket, "a subscriber's kept position is stale")
         if !deliveredEarly.isEmpty { deliveredEarly[ObjectIdentifier(socket)] = nil }
         compressed.count(socket.sendCompression, by: -1)
         let last = subscribers.removeLast()
-        if position < subscribers.count {
-            subscribers[position] = last
-            positions[ObjectIdentifier(last)] = position
-        }
-        return true
+        guard position < subscribers.count else { return nil }
+        subscribers[position] = last
+        return last
     }
 
     /// Encodes one unmasked frame onto the batch, and onto the compressed batch when some
@@ -84,7 +80,7 @@ final class Topic {
     func deliverEarly(to socket: WebSocket) {
         let id = ObjectIdentifier(socket)
         let already = deliveredEarly[id] ?? (bytes: 0, messages: 0)
-        guard already.messages < batchMessageCount, positions[id] != nil else { return }
+        guard already.messages < batchMessageCount else { return }
         // The batch is still growing, so it is not shared yet: the subscriber copies what the
         // kernel does not take, as any direct send. A local copy of the array is written from,
         // so that a publish to this topic from a `didClose` run by the write (a subscriber

@@ -1,43 +1,31 @@
-/// The topics one connection subscribes to, as the registry keeps them.
+/// The topics one connection subscribes to, kept in the connection itself
+/// (`WebSocket.topicMemberships`), each with the connection's place among that topic's
+/// subscribers, which lets the registry remove it in O(1).
 ///
 /// Most subscribers (every `/topics/NAME` connection, most `/ws` ones) have exactly one
-/// topic: that case is the topic's reference alone, where an array would cost a heap block
-/// of 48 bytes per connection. A second subscription turns it into an array.
+/// topic: that case is the topic's reference alone, its place in `WebSocket.topicPosition`,
+/// and costs no allocation. A second subscription moves both into a list.
 enum TopicMemberships {
     case one(Topic)
-    case many([Topic])
+    case many(TopicMembershipList)
+}
 
-    /// The same memberships with `topic` added (the caller knows it was not there).
-    func adding(_ topic: Topic) -> TopicMemberships {
-        switch self {
-        case .one(let first):
-            return .many([first, topic])
-        case .many(var topics):
-            topics.append(topic)
-            return .many(topics)
-        }
+/// A connection's subscription to one topic and its index in the topic's subscriber array.
+struct TopicMembership {
+    let topic: Topic
+    var position: Int
+}
+
+/// The memberships of a connection with two or more topics, in the order they were
+/// subscribed. A class, so that a moved subscriber's position is updated in place.
+final class TopicMembershipList {
+    var entries: [TopicMembership]
+
+    init(_ entries: [TopicMembership]) {
+        self.entries = entries
     }
 
-    /// The memberships without `topic`; nil when none is left.
-    func removing(_ topic: Topic) -> TopicMemberships? {
-        switch self {
-        case .one(let only):
-            return only === topic ? nil : self
-        case .many(var topics):
-            topics.removeAll { $0 === topic }
-            switch topics.count {
-            case 0: return nil
-            case 1: return .one(topics[0])
-            default: return .many(topics)
-            }
-        }
-    }
-
-    /// Calls `body` with each topic, in the order they were subscribed.
-    func forEach(_ body: (Topic) -> Void) {
-        switch self {
-        case .one(let topic): body(topic)
-        case .many(let topics): topics.forEach(body)
-        }
+    func index(of topic: Topic) -> Int? {
+        entries.firstIndex { $0.topic === topic }
     }
 }

@@ -15,10 +15,9 @@ import Reactor
 final class TopicRegistry {
     private let loop: EventLoop
     private var topics: [String: Topic] = [:]
-    /// The topics of each subscribed connection: for unsubscribing it when it closes, and for
-    /// finding its pending batches before a direct send. Connections without topics have no
-    /// entry (and pay nothing).
-    private var memberships: [ObjectIdentifier: TopicMemberships] = [:]
+    // The other direction, a connection's topics (for unsubscribing it when it closes, and
+    // for finding its pending batches before a direct send), is kept in the connection:
+    // `WebSocket.topicMemberships`.
     /// Topics with a batch waiting for the flush. Checked on every direct send.
     // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
@@ -42,36 +41,106 @@ final class TopicRegistry {
     /// subscriber on this loop (the broker is then told).
     func subscribe(_ socket: WebSocket, to name: String) -> Bool {
         let topic = topics[name] ?? makeTopic(name)
-        guard topic.add(socket) else { return false }
-        let id = ObjectIdentifier(socket)
-        memberships[id] = memberships[id].map { $0.adding(topic) } ?? .one(topic)
+        guard position(of: socket, in: topic) == nil else { return false }
+        let position = topic.add(socket)
+        switch socket.topicMemberships {
+        case nil:
+            socket.topicMemberships = .one(topic)
+            socket.topicPosition = Int32(position)
+        case .one(let first):
+            socket.topicMemberships = .many(TopicMembershipList([
+                TopicMembership(topic: first, position: Int(socket.topicPosition)),
+                TopicMembership(topic: topic, position: position),
+            ]))
+        case .many(let list):
+            list.entries.append(TopicMembership(topic: topic, position: position))
+        }
         return topic.subscribers.count == 1
     }
 
     /// Removes `socket` from the subscribers of `name`. True when it was the last one.
     func unsubscribe(_ socket: WebSocket, from name: String) -> Bool {
-        guard let topic = topics[name], topic.remove(socket) else { return false }
-        let id = ObjectIdentifier(socket)
-        memberships[id] = memberships[id]?.removing(topic)
+        guard let topic = topics[name], let position = takeMembership(of: socket, in: topic) else { return false }
+        remove(socket, at: position, from: topic)
         return leave(topic)
     }
 
     /// Removes `socket` from all its topics (it is closing); `emptied` gets the name of each
     /// topic that it was the last subscriber of.
     func unsubscribeAll(_ socket: WebSocket, emptied: (String) -> Void) {
-        guard !memberships.isEmpty, let subscribed = memberships.removeValue(forKey: ObjectIdentifier(socket)) else { return }
-        subscribed.forEach { topic in
-            guard topic.remove(socket) else { return }
+        guard let memberships = socket.topicMemberships else { return }
+        socket.topicMemberships = nil
+        switch memberships {
+        case .one(let topic):
+            remove(socket, at: Int(socket.topicPosition), from: topic)
             if leave(topic) { emptied(topic.name) }
+        case .many(let list):
+            for membership in list.entries {
+                remove(socket, at: membership.position, from: membership.topic)
+                if leave(membership.topic) { emptied(membership.topic.name) }
+            }
         }
     }
 
     /// Hands `socket` the batched messages of its topics before something is sent to it
     /// directly, so that they do not arrive after it.
     func deliverPending(to socket: WebSocket) {
-        guard let subscribed = memberships[ObjectIdentifier(socket)] else { return }
-        subscribed.forEach { topic in
+        switch socket.topicMemberships {
+        case nil:
+            return
+        case .one(let topic):
             if topic.hasPendingBatch { topic.deliverEarly(to: socket) }
+        case .many(let list):
+            for membership in list.entries where membership.topic.hasPendingBatch {
+                membership.topic.deliverEarly(to: socket)
+            }
+        }
+    }
+
+    // MARK: Memberships
+
+    /// `socket`'s index among the subscribers of `topic`; nil when it does not subscribe.
+    private func position(of socket: WebSocket, in topic: Topic) -> Int? {
+        switch socket.topicMemberships {
+        case nil: nil
+        case .one(let only): only === topic ? Int(socket.topicPosition) : nil
+        case .many(let list): list.index(of: topic).map { list.entries[$0].position }
+        }
+    }
+
+    /// Drops `topic` from `socket`'s memberships and returns its index among the topic's
+    /// subscribers; nil when it does not subscribe.
+    private func takeMembership(of socket: WebSocket, in topic: Topic) -> Int? {
+        switch socket.topicMemberships {
+        case nil:
+            return nil
+        case .one(let only):
+            guard only === topic else { return nil }
+            socket.topicMemberships = nil
+            return Int(socket.topicPosition)
+        case .many(let list):
+            guard let index = list.index(of: topic) else { return nil }
+            let position = list.entries.remove(at: index).position
+            if list.entries.count == 1 {
+                let last = list.entries[0]
+                socket.topicMemberships = .one(last.topic)
+                socket.topicPosition = Int32(last.position)
+            }
+            return position
+        }
+    }
+
+    /// Takes `socket`, the subscriber at `position`, out of `topic`, and tells the one moved
+    /// into its place where it now is.
+    private func remove(_ socket: WebSocket, at position: Int, from topic: Topic) {
+        guard let moved = topic.remove(socket, at: position) else { return }
+        switch moved.topicMemberships {
+        case nil:
+            break
+        case .one:
+            moved.topicPosition = Int32(position)
+        case .many(let list):
+            if let index = list.index(of: topic) { list.entries[index].position = position }
         }
     }
 
