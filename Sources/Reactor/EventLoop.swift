@@ -181,8 +181,8 @@ public final class EventLoop: @unchecked Sendable {
     /// would ever run it.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         guard inbox.withLock({ $0.add(task) }) else { return }
-        // On the loop's own thread there is no one to wake: the loop does not wait while its
-        // inbox holds tasks (`waitTimeout`) and runs them after this iteration's events. That
+        // On the loop's own thread there is no one to wake: the loop does not wait while it
+        // has handed itself tasks (`waitTimeout`) and runs them after this iteration's events. That
         // spares an eventfd write per iteration in which the loop hands work to itself (e.g.
         // a publication handed to the Redis connection that lives on the same loop).
         if inEventLoop {
@@ -230,7 +230,10 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func waitTimeout() -> Int32 {
-        if !readyList.isEmpty || !inbox.withLock({ $0.isEmpty }) { return 0 }
+        // Tasks from other threads need no check here: handing one over writes the wake-up
+        // descriptor (unless a write is already pending), so the wait returns at once. Only
+        // the loop's own hand-overs, which write nothing, must keep it from sleeping.
+        if !readyList.isEmpty || ownTasksPending { return 0 }
         guard let ticks = timers.ticksUntilNextSlot() else { return -1 }
         let due = (timers.currentTick + ticks) * Self.tickMilliseconds
         return Int32(clamping: max(0, due - MonotonicClock.milliseconds()))
