@@ -39,6 +39,9 @@ import Testing
             let consistent = Self.consistent(sockets, model, names, registry)
             try #require(consistent, "step \(step)")
         }
+        // A subscribed connection and its topics hold each other until it closes.
+        for socket in sockets { registry.unsubscribeAll(socket) { _ in } }
+        #expect(registry.topicCount == 0)
     }
 
     @Test func aSecondTopicAndBackKeepsTheOneTopicForm() throws {
