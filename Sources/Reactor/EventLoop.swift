@@ -23,6 +23,11 @@ public final class EventLoop: @unchecked Sendable {
         public var readsPerIteration = 4
         /// Events taken from epoll per `epoll_wait`.
         public var eventsPerWait = 1024
+        /// Turns that connections still in their handshake (TLS, HTTP upgrade) get per
+        /// iteration, through ``EventLoop/takeHandshakeTurn()``. The rest wait for the next
+        /// iteration on the ready list: a storm of new connections, each costing tens of
+        /// microseconds, would otherwise hold up the open connections for tens of milliseconds.
+        public var handshakesPerIteration = 128
         /// Size of the pooled blocks that back connection buffers.
         public var poolBlockSize = 16 * 1024
         /// The defaults.
@@ -64,6 +69,12 @@ public final class EventLoop: @unchecked Sendable {
     private var timers: TimerWheel<TimerAction>
     @exclusivity(unchecked)
     private var flushHooks: [() -> Void] = []
+    /// What is left of this iteration's `handshakesPerIteration`.
+    @exclusivity(unchecked)
+    private var handshakeTurnsLeft = 0
+    /// Handshake turns refused so far (the connection waited for the next iteration).
+    @exclusivity(unchecked)
+    var handshakeTurnsDeferred = 0
     /// The thread running `run()`, 0 when none. Atomic: `execute` reads it from any thread
     /// to know whether it runs on the loop's own thread.
     private let ownerThread = Atomic<UInt>(0)
@@ -194,6 +205,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration: flush, wait for events (or the next timer), dispatch, fire timers.
     func runOnce() {
+        handshakeTurnsLeft = options.handshakesPerIteration
         runReadyList()
         for hook in flushHooks { hook() }
         let ready = retryingInterrupts {
@@ -326,6 +338,19 @@ public final class EventLoop: @unchecked Sendable {
         guard !selectable.isOnReadyList else { return }
         selectable.isOnReadyList = true
         readyList.append(selectable)
+    }
+
+    /// Takes one of this iteration's turns for handshake work (see
+    /// ``Options/handshakesPerIteration``); false when they are used up. A connection refused
+    /// a turn defers its work with ``markReady(_:)`` (keeping the events it was given: the
+    /// ready list reports only `.readable`), and so waits behind those deferred before it.
+    public func takeHandshakeTurn() -> Bool {
+        guard handshakeTurnsLeft > 0 else {
+            handshakeTurnsDeferred += 1
+            return false
+        }
+        handshakeTurnsLeft -= 1
+        return true
     }
 
     private func runReadyList() {

@@ -20,8 +20,10 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         public var reusePort = false
         /// How long accepting pauses when descriptors run out.
         public var exhaustionPauseMilliseconds: Int64 = 100
-        /// Connections accepted per event before other work gets a turn.
-        public var acceptsPerIteration = 256
+        /// Connections accepted per loop iteration before other work gets a turn; the rest
+        /// wait in the kernel's backlog. Each costs a handshake soon after, so this stays
+        /// below `EventLoop.Options.handshakesPerIteration`.
+        public var acceptsPerIteration = 64
         /// The defaults.
         public init() {}
     }
@@ -95,8 +97,11 @@ public final class TCPListener: Selectable, @unchecked Sendable {
         close()
     }
 
-    /// Accepts the pending connections (up to `acceptsPerIteration` per event).
+    /// Accepts the pending connections (up to `acceptsPerIteration` per iteration).
     public override func handleEvents(_ events: IOEvents) {
+        // Still on the ready list from a full batch: that accepts the rest next iteration.
+        // Accepting here as well would double this iteration's batch.
+        guard !isOnReadyList else { return }
         acceptAvailable()
     }
 

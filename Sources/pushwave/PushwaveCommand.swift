@@ -201,6 +201,8 @@ struct PushwaveCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: workerIndex.map { "pushwave.worker.\($0)" } ?? "pushwave")
         let connectionLimit = Self.connectionLimit(wanted: maxConnections, logger: logger)
+        // Sized once here rather than grown by accept, which stalls the loop while it grows.
+        ResourceLimits.reserveDescriptorTable(count: connectionLimit + Self.reservedDescriptors)
 
         // Bad files end the program before it listens, with the reason (TLSError) and status 1.
         let tls = try makeTLSContext()
@@ -333,10 +335,14 @@ struct PushwaveCommand: AsyncParsableCommand {
         }.address
     }
 
+    /// Descriptors kept apart from connections: listeners, the loops' epoll and eventfd
+    /// descriptors, files.
+    private static let reservedDescriptors = 64
+
     /// Raises the open-file limit for `wanted` connections, and caps the connection limit to
     /// what it allows (keeping some descriptors for listeners and the loops themselves).
     private static func connectionLimit(wanted: Int, logger: Logger) -> Int {
-        let reserved = 64
+        let reserved = reservedDescriptors
         let limit = ResourceLimits.raiseOpenFileLimit(wanted: min(wanted, Int.max - reserved) + reserved)
         let available = limit - reserved
         guard wanted > available else { return wanted }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Testing
 @testable import Reactor
@@ -217,3 +218,35 @@ final class VerifyingClient: TCPConnection, @unchecked Sendable {
 
 import Glibc
 import TestSupport
+
+@Suite struct AcceptBatchTests {
+    @Test func acceptingOneConnectionPerIterationLosesNone() throws {
+        // The loop is held while the clients connect and send, so that all of them wait in
+        // the backlog at once; the listener takes one per iteration and must come back for
+        // the rest from the ready list (no new edge comes for connections already queued).
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        var options = TCPListener.Options()
+        options.acceptsPerIteration = 1
+        let listenerOptions = options
+        let port = try thread.sync {
+            try TCPListener(loop: thread.loop, address: SocketAddress(host: "127.0.0.1", port: 0), options: listenerOptions) {
+                EchoConnection(loop: $0)
+            }.localAddress.port
+        }
+        let gate = DispatchSemaphore(value: 0)
+        thread.loop.execute { gate.wait() }
+        var clients: [(fd: Int32, message: [UInt8])] = []
+        for index in 0..<20 {
+            let fd = try #require(connectBlocking(port: port))
+            let message = Array("client \(index)".utf8)
+            writeAll(fd, message)
+            clients.append((fd, message))
+        }
+        defer { for client in clients { close(client.fd) } }
+        gate.signal()
+        for (index, client) in clients.enumerated() {
+            #expect(readBytes(client.fd, count: client.message.count) == client.message, "client \(index)")
+        }
+    }
+}

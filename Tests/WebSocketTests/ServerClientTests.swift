@@ -11,9 +11,9 @@ final class TestServer: Sendable {
     let server: WebSocketServer
     let port: Int
 
-    init(configuration: WebSocketConfiguration = WebSocketConfiguration(),
+    init(configuration: WebSocketConfiguration = WebSocketConfiguration(), loopOptions: EventLoop.Options = EventLoop.Options(),
          router: @escaping @Sendable (ServerRequest) -> ServerResponse) throws {
-        thread = try LoopThread()
+        thread = try LoopThread(options: loopOptions)
         server = WebSocketServer(configuration: configuration, router: router)
         let server = self.server
         let loop = thread.loop

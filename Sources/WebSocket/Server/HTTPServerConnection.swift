@@ -34,6 +34,11 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
     private var reader: HTTPRequestReader
     private var phase = Phase.receiving
     private var timeout: TimerHandle?
+    /// Until its first request is complete the connection is part of a handshake: its events
+    /// take the loop's handshake turns (`EventLoop.takeHandshakeTurn`).
+    private var awaitsFirstRequest = true
+    /// The events of a turn that was deferred, handled with the next ones.
+    private var deferredEvents: IOEvents = []
 
     init(endpoint: ServerEndpoint) {
         self.endpoint = endpoint
@@ -81,6 +86,20 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
         }
     }
 
+    override func handleEvents(_ events: IOEvents) {
+        guard awaitsFirstRequest else { return super.handleEvents(events) }
+        // Edge-triggered: these events will not be reported again, so a deferred turn keeps
+        // them (the ready list calls back with `.readable` alone, e.g. without a peer's FIN).
+        let events = events.union(deferredEvents)
+        guard loop.takeHandshakeTurn() else {
+            deferredEvents = events
+            loop.markReady(self)
+            return
+        }
+        deferredEvents = []
+        super.handleEvents(events)
+    }
+
     override func received(_ bytes: UnsafeMutableRawBufferPointer) {
         var offset = 0
         while phase != .finished, offset < bytes.count {
@@ -90,6 +109,7 @@ final class HTTPServerConnection: TCPConnection, @unchecked Sendable {
             case .failed(let status):
                 refuse(status, status.reasonPhrase)
             case .complete(let request, let consumed):
+                awaitsFirstRequest = false
                 offset += consumed
                 cancelTimeout()
                 let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
