@@ -15,6 +15,7 @@ import Glibc
 ///
 /// A value type with manually managed memory: the owner calls ``release(pool:memory:)``
 /// before dropping it. Confined to its loop's thread.
+@usableFromInline
 struct SendBacklog {
     enum Piece {
         /// The next `count` bytes of the ring.

@@ -17,12 +17,14 @@ import Glibc
 /// again). Confined to its loop's thread.
 public struct SendQueue {
     /// Nil exactly when nothing is queued.
-    private var backlog: UnsafeMutablePointer<SendBacklog>?
+    @usableFromInline
+    var backlog: UnsafeMutablePointer<SendBacklog>?
 
     /// An empty queue; it owns no memory.
     public init() {}
 
     /// Whether nothing is queued.
+    @inlinable
     public var isEmpty: Bool { backlog == nil }
 
     /// Bytes queued, owned and shared.

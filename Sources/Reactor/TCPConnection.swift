@@ -34,6 +34,7 @@ public enum CloseReason: Sendable, Equatable {
 /// accesses, so the runtime's dynamic exclusivity checks (measured at a fifth of the CPU per
 /// echoed message) buy nothing.
 open class TCPConnection: Selectable, @unchecked Sendable {
+    @usableFromInline
     enum State: UInt8 {
         /// An outbound connect is in progress.
         case connecting
@@ -46,8 +47,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     }
 
     // `@exclusivity(unchecked)`: see the type's documentation.
-    @exclusivity(unchecked)
-    var state = State.closed
+    // `@usableFromInline`: read by the inlinable queries on the send path (`isOpen`).
+    @usableFromInline @exclusivity(unchecked)
+    final var state = State.closed
     /// The peer sent FIN and we have read it: no more reads.
     @exclusivity(unchecked)
     private var inputClosed = false
@@ -58,8 +60,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     @exclusivity(unchecked)
     private var outputShutdownRequested = false
     /// Output the kernel has not taken yet: owned copies and shared ranges, in order.
-    @exclusivity(unchecked)
-    private var sendQueue = SendQueue()
+    @usableFromInline @exclusivity(unchecked)
+    final var sendQueue = SendQueue()
     /// What the socket's bytes pass through; nil for the plain socket, whose system calls are
     /// made inline. Set it before the connection is adopted or connects.
     @exclusivity(unchecked)
@@ -94,7 +96,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     // MARK: State
 
     /// True from `connected()` until `close()` or a failure.
-    public var isOpen: Bool { state == .open }
+    @inlinable
+    public final var isOpen: Bool { state == .open }
 
     /// Bytes accepted by `write` that the kernel has not taken yet, whether copied or
     /// referred to in a ``SharedBuffer``.
@@ -107,6 +110,11 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public var queuedAmount: Int {
         sendQueue.count
     }
+
+    /// Whether bytes wait in the send queue (``queuedAmount`` above 0): asked before every
+    /// send, so inlined into the caller.
+    @inlinable
+    public final var hasQueuedOutput: Bool { !sendQueue.isEmpty }
 
     /// True while this connection handles its input and its writes gather in the cork buffer.
     private var isCorked: Bool {
@@ -217,7 +225,34 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     /// Writes `count` bytes that `fill` produces in place (e.g. a frame masked on the way),
     /// sparing a separate buffer: they are built in the loop's cork buffer when it has room.
-    public func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+    ///
+    /// Inlinable, so that a caller's `fill` is compiled into its own code: a WebSocket writes
+    /// every small frame through here, and a closure called through a context per frame cost
+    /// more than the frame's encoding.
+    @inlinable
+    public final func write(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+        if let start = reserveInCork(count) {
+            fill(start)
+        } else {
+            writeUncorked(count: count, fill)
+        }
+    }
+
+    /// The common case of `write(count:_:)`: this connection is corked with room in the cork
+    /// buffer and nothing queued before it. Reserves `count` bytes there and returns where;
+    /// the caller writes exactly that many. Nil otherwise: use `write(count:_:)`.
+    @usableFromInline
+    package final func reserveInCork(_ count: Int) -> UnsafeMutableRawPointer? {
+        guard count > 0, isCorked, sendQueue.isEmpty, state == .open,
+              count <= loop.options.corkBufferSize - loop.corkCount else { return nil }
+        let start = loop.corkBuffer + loop.corkCount
+        loop.corkCount += count
+        return start
+    }
+
+    /// The rest of `write(count:_:)`: a full cork, a connection not corked or with a backlog.
+    @usableFromInline
+    final func writeUncorked(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
         guard count > 0 else { return }
         let corkedHere = isCorked
         if corkedHere, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {

@@ -22,6 +22,23 @@ import Testing
         #expect(run.events == [.text("Hello")])
     }
 
+    /// A server unmasks a short whole text frame and learns in the same pass whether it is
+    /// ASCII; everything else must still go through the UTF-8 check.
+    @Test(arguments: [
+        ([0x48, 0x69], true), (Array("héllo wörld, 16+".utf8), true), (Array("€ and 𝄞".utf8), true),
+        ([0x48, 0xFF], false), ([0xC0, 0x80], false), ([0x80], false), ([0xE2, 0x82], false),
+        (Array(repeating: 0x41, count: 40) + [0xED, 0xA0, 0x80], false),
+    ] as [([UInt8], Bool)])
+    func shortMaskedTextFramesAreCheckedAsUTF8(payload: [UInt8], valid: Bool) {
+        let run = parseFrames(maskedFrame(0x1, payload), role: .server)
+        if valid {
+            #expect(run.events == [.message(.text, payload)])
+        } else {
+            #expect(run.events.isEmpty)
+            #expect(run.outcome == .failed(.invalidUTF8))
+        }
+    }
+
     @Test func pingAndMaskedPong() {
         #expect(parseFrames([0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F], role: .client).events == [.ping(Array("Hello".utf8))])
         let pong: [UInt8] = [0x8A, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]

@@ -11,6 +11,28 @@ import Testing
 
     static let keys: [UInt32] = [0, 0xFFFF_FFFF, 0x3D21_FA37, 0x0102_0304, testMaskKey]
 
+    @Test func unmaskCheckingASCIIUnmasksAndTellsWhetherEveryByteIsASCII() {
+        var generator = SplitMix64(seed: 2)
+        for key in Self.keys {
+            for length in 0...80 {
+                // ASCII text masked, then one byte set to a non-ASCII value at every position.
+                let ascii = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next() % 0x80) }
+                var cases: [[UInt8]] = [ascii]
+                for position in 0..<length {
+                    var text = ascii
+                    text[position] = 0x80 | UInt8(truncatingIfNeeded: generator.next())
+                    cases.append(text)
+                }
+                for text in cases {
+                    var frame = Self.naiveMask(text, key: key, offset: 0)
+                    let isASCII = frame.withUnsafeMutableBytes { Masking.unmaskCheckingASCII($0, key: key) }
+                    #expect(frame == text, "length \(length)")
+                    #expect(isASCII == text.allSatisfy { $0 < 0x80 }, "length \(length)")
+                }
+            }
+        }
+    }
+
     @Test func unmaskMatchesTheByteLoopForEveryLengthOffsetAndAlignment() {
         var generator = SplitMix64(seed: 1)
         for key in Self.keys {

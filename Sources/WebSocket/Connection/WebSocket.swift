@@ -180,6 +180,20 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     /// Writes a frame without the buffer check (close frames must get out).
     private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, compressed: Bool = false) {
+        // The most common frame of all, a server's short message while corked (an answer to
+        // input): its 2-byte header and payload go straight into the cork buffer.
+        if context.role == .server, payload.count <= 125, let start = reserveInCork(2 + payload.count) {
+            _ = FrameEncoder.writeFrame(into: start, opcode: opcode, fin: true, payload: payload, maskKey: nil, compressed: compressed)
+            return
+        }
+        writeAnyFrame(opcode, payload, compressed: compressed)
+    }
+
+    /// `writeFrame` for every other frame: a client's (masked), a large one, or one written
+    /// while not corked. Kept apart so that the common case above compiles to a few loads
+    /// and stores.
+    @inline(never)
+    private func writeAnyFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, compressed: Bool) {
         let size = FrameEncoder.headerSize(payloadLength: payload.count, masked: context.role == .client) + payload.count
         let maskKey: UInt32? = context.role == .client ? context.nextMaskKey() : nil
         if maskKey == nil, payload.count > Self.largePayload {
@@ -244,9 +258,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// counts: replies to one read that fill the cork do not refuse a large echo.
     @inline(__always)
     private func backpressure(adding size: Int) -> BackpressureRefusal? {
-        let queued = queuedAmount
-        guard queued > 0 else { return nil }
-        if queued + size > context.configuration.maxBufferedAmount { return .connectionLimit }
+        guard hasQueuedOutput else { return nil }
+        if queuedAmount + size > context.configuration.maxBufferedAmount { return .connectionLimit }
         if loop.outboundMemory.queuedBytes >= context.outboundBudget { return .processLimit }
         return nil
     }

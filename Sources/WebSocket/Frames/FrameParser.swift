@@ -194,10 +194,15 @@ struct FrameParser {
               UInt32(length) <= maxFrameSize, UInt32(length) <= maxMessageSize,
               input.remaining >= headerLength + length else { return nil }
         let payload = UnsafeMutableRawBufferPointer(start: input.current + headerLength, count: length)
+        var isASCII = false
         if masked {
-            Masking.unmask(payload, key: UInt32(littleEndian: input.current.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), offset: 0)
+            isASCII = Masking.unmaskCheckingASCII(payload, key: UInt32(littleEndian: input.current.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
         }
         input.position += headerLength + length
+        // ASCII is valid UTF-8: the pass that unmasked a text message has checked it.
+        if first == 0x81, isASCII {
+            return sink.message(.text, UnsafeRawBufferPointer(payload)) ? .proceed : .stopped
+        }
         return deliverWholeMessage(first == 0x81 ? .text : .binary, UnsafeRawBufferPointer(payload), &sink)
     }
 

@@ -32,36 +32,52 @@ public enum Masking {
         return shift == 0 ? key : (key &>> shift) | (key &<< (32 &- shift))
     }
 
+    /// Unmasks like ``unmask(_:key:offset:)`` from offset 0, and tells whether every unmasked
+    /// byte is ASCII: a text payload that is needs no other UTF-8 check. Checking costs one OR
+    /// per word of the pass that unmasks, instead of a second pass over the payload.
+    public static func unmaskCheckingASCII(_ bytes: UnsafeMutableRawBufferPointer, key: UInt32) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        return xor(from: UnsafeRawPointer(base), to: base, count: bytes.count, key: key) & 0x8080_8080_8080_8080 == 0
+    }
+
     /// Word-at-a-time XOR: 32 bytes per round in the main loop, then 8, then single bytes.
     /// Every word starts at a multiple of 8 (a multiple of 4) from the start, so
-    /// the key repeated twice lines up with each word.
+    /// the key repeated twice lines up with each word. Returns the OR of every byte written,
+    /// spread over a word (its high bits tell whether any byte was not ASCII); callers that
+    /// ignore it, once this is inlined, pay nothing for it.
     @inline(__always)
-    private static func xor(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
+    @discardableResult
+    private static func xor(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) -> UInt64 {
         let wideKey = UInt64(key) | (UInt64(key) &<< 32)
+        var written: UInt64 = 0
         var index = 0
         while index &+ 32 <= count {
-            xorWord(from: source, to: destination, at: index, key: wideKey)
-            xorWord(from: source, to: destination, at: index &+ 8, key: wideKey)
-            xorWord(from: source, to: destination, at: index &+ 16, key: wideKey)
-            xorWord(from: source, to: destination, at: index &+ 24, key: wideKey)
+            written |= xorWord(from: source, to: destination, at: index, key: wideKey)
+            written |= xorWord(from: source, to: destination, at: index &+ 8, key: wideKey)
+            written |= xorWord(from: source, to: destination, at: index &+ 16, key: wideKey)
+            written |= xorWord(from: source, to: destination, at: index &+ 24, key: wideKey)
             index &+= 32
         }
         while index &+ 8 <= count {
-            xorWord(from: source, to: destination, at: index, key: wideKey)
+            written |= xorWord(from: source, to: destination, at: index, key: wideKey)
             index &+= 8
         }
         while index < count {
             let keyByte = UInt8(truncatingIfNeeded: key &>> (UInt32(truncatingIfNeeded: index & 3) &* 8))
-            let byte = source.load(fromByteOffset: index, as: UInt8.self)
-            destination.storeBytes(of: byte ^ keyByte, toByteOffset: index, as: UInt8.self)
+            let byte = source.load(fromByteOffset: index, as: UInt8.self) ^ keyByte
+            destination.storeBytes(of: byte, toByteOffset: index, as: UInt8.self)
+            written |= UInt64(byte)
             index &+= 1
         }
+        return written
     }
 
+    /// XORs one word in place (or from source to destination) and returns the result.
     @inline(__always)
-    private static func xorWord(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, at index: Int, key: UInt64) {
+    private static func xorWord(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, at index: Int, key: UInt64) -> UInt64 {
         // Little-endian loads keep byte order equal to wire order on every platform.
-        let word = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-        destination.storeBytes(of: (word ^ key).littleEndian, toByteOffset: index, as: UInt64.self)
+        let word = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: index, as: UInt64.self)) ^ key
+        destination.storeBytes(of: word.littleEndian, toByteOffset: index, as: UInt64.self)
+        return word
     }
 }
