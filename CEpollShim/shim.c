@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <malloc.h>
@@ -60,13 +61,22 @@ int pw_socket_error(int fd) {
     return value;
 }
 
-ssize_t pw_send(int fd, const void *bytes, size_t count) { return send(fd, bytes, count, MSG_NOSIGNAL); }
+/* The socket reads and sends of the data path go through syscall(2) rather than glibc's
+ * read, send and sendmsg: those are thread cancellation points, and switch asynchronous
+ * cancellation on and off around every call (about 60 instructions per read and send
+ * together, a sixth of an echoed message's user-space cost). No thread here is ever
+ * cancelled. syscall(2) sets errno and returns -1 on failure, as the wrappers do. */
+ssize_t pw_read(int fd, void *bytes, size_t count) { return syscall(SYS_read, fd, bytes, count); }
+
+ssize_t pw_send(int fd, const void *bytes, size_t count) {
+    return syscall(SYS_sendto, fd, bytes, count, MSG_NOSIGNAL, NULL, 0);
+}
 
 ssize_t pw_sendv(int fd, const struct iovec *iov, int iovcnt) {
     struct msghdr message = { 0 };
     message.msg_iov = (struct iovec *)iov;
     message.msg_iovlen = (size_t)iovcnt;
-    return sendmsg(fd, &message, MSG_NOSIGNAL);
+    return syscall(SYS_sendmsg, fd, &message, MSG_NOSIGNAL);
 }
 
 ssize_t pw_readv(int fd, const struct iovec *iov, int iovcnt) { return readv(fd, iov, iovcnt); }

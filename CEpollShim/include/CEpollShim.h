@@ -77,6 +77,8 @@ int pw_set_sndbuf(int fd, int bytes);
 /// getsockopt(SO_ERROR): the pending error of a non-blocking connect, or -1.
 int pw_socket_error(int fd);
 
+/// read(2) of a socket, without glibc's cancellation-point bookkeeping.
+ssize_t pw_read(int fd, void *bytes, size_t count);
 /// send(MSG_NOSIGNAL): a write that never raises SIGPIPE.
 ssize_t pw_send(int fd, const void *bytes, size_t count);
 /// sendmsg(MSG_NOSIGNAL) over an iovec array: writev that never raises SIGPIPE.

@@ -58,7 +58,7 @@ open class SocketTransport {
 
     /// Reads plaintext into `buffer`: its count, 0 at the end of input, or `-errno`.
     open func receive(from fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        let count = pw_read(fd, buffer.baseAddress, buffer.count)
         return count >= 0 ? count : -Int(pw_errno())
     }
 

@@ -546,7 +546,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         // The nil test once, not per read, and a loop compiled for each case (see `sendDirectly`).
         if transport == nil {
             readLoop { fd, buffer in
-                let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                let count = pw_read(fd, buffer.baseAddress, buffer.count)
                 return count >= 0 ? count : -Int(pw_errno())
             }
         } else {

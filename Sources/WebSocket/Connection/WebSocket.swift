@@ -636,29 +636,35 @@ extension WebSocket {
     }
 }
 
-/// Forwards what the parser finds to the connection. Made once per read; the strong
-/// reference it holds is borrowed, not retained, for each frame.
+/// Forwards what the parser finds to the connection. Made once per read, by the connection
+/// itself in `parseFrames`, which its caller keeps alive throughout: the reference is
+/// unmanaged and used as guaranteed, sparing a retain and a release per read (a strong or
+/// `unowned(unsafe)` field cost one pair per read or per frame).
 private struct Sink: FrameSink {
-    let socket: WebSocket
+    let socket: Unmanaged<WebSocket>
+
+    init(socket: WebSocket) {
+        self.socket = Unmanaged.passUnretained(socket)
+    }
 
     mutating func message(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
-        socket.receivedMessage(opcode, payload)
+        socket._withUnsafeGuaranteedRef { $0.receivedMessage(opcode, payload) }
     }
 
     mutating func compressedMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
-        socket.receivedCompressedMessage(opcode, payload)
+        socket._withUnsafeGuaranteedRef { $0.receivedCompressedMessage(opcode, payload) }
     }
 
     mutating func ping(_ payload: UnsafeRawBufferPointer) -> Bool {
-        socket.receivedPing(payload)
+        socket._withUnsafeGuaranteedRef { $0.receivedPing(payload) }
     }
 
     mutating func pong(_ payload: UnsafeRawBufferPointer) -> Bool {
-        socket.receivedPong(payload)
+        socket._withUnsafeGuaranteedRef { $0.receivedPong(payload) }
     }
 
     mutating func close(code: CloseCode?, reason: UnsafeRawBufferPointer) -> Bool {
-        socket.receivedClose(code: code, reason: reason)
+        socket._withUnsafeGuaranteedRef { $0.receivedClose(code: code, reason: reason) }
     }
 }
 
