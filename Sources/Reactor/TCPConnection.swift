@@ -477,7 +477,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         if isCorked { loop.corkCount = 0 }
         let descriptor = fd
         loop.forget(self)
-        closeDescriptor(descriptor)
+        loop.closeSocket(descriptor)
         sendQueue.release(pool: loop.pool, memory: loop.outboundMemory)
         if wasCounted { loop.connectionCount -= 1 }
         closed(reason)
