@@ -39,6 +39,8 @@ final class ClosingOnSignalConnection: TCPConnection, @unchecked Sendable {
         let server = try LoopThread(options: options)
         defer { server.stop() }
         let accepted = AcceptedConnections()
+        // The connections and the list hold each other (and through them the loop): let go.
+        defer { _ = try? server.sync { accepted.all.removeAll() } }
         let port = try server.sync {
             try TCPListener(loop: server.loop, address: SocketAddress(host: "127.0.0.1", port: 0)) {
                 ClosingOnSignalConnection(loop: $0, accepted: accepted)
