@@ -19,8 +19,10 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     case 2: token = signed(encoded(body))
     default: token = body
     }
-    let result = withExactCopy(of: UnsafeRawBufferPointer(start: token, count: token.count)) { copy in
-        Result { () throws(TokenError) in try verifier.verify(UnsafeRawBufferPointer(copy), at: now) }
+    let result = token.withUnsafeBytes { bytes in
+        withExactCopy(of: bytes) { copy in
+            Result { () throws(TokenError) in try verifier.verify(UnsafeRawBufferPointer(copy), at: now) }
+        }
     }
     switch result {
     case .success(let granted):
