@@ -86,11 +86,9 @@ public final class EventLoop: @unchecked Sendable {
     /// What is left of this iteration's `closesPerIteration`.
     @exclusivity(unchecked)
     private var closeTurnsLeft = 0
-    /// Sockets that found no close turn, oldest first from `deferredClosesStart`.
+    /// Sockets that found no close turn, oldest first.
     @exclusivity(unchecked)
     private var deferredCloses: [Int32] = []
-    @exclusivity(unchecked)
-    private var deferredClosesStart = 0
     /// Sockets whose close waited for a later iteration, so far.
     @exclusivity(unchecked)
     var closesDeferred = 0
@@ -227,7 +225,7 @@ public final class EventLoop: @unchecked Sendable {
     func runOnce() {
         handshakeTurnsLeft = options.handshakesPerIteration
         closeTurnsLeft = options.closesPerIteration
-        if deferredClosesStart < deferredCloses.count { closeDeferredSockets(all: false) }
+        if !deferredCloses.isEmpty { closeDeferredSockets(all: false) }
         runReadyList()
         for hook in flushHooks { hook() }
         let ready = retryingInterrupts {
@@ -267,7 +265,7 @@ public final class EventLoop: @unchecked Sendable {
         // Tasks from other threads need no check here: handing one over writes the wake-up
         // descriptor (unless a write is already pending), so the wait returns at once. Only
         // the loop's own hand-overs, which write nothing, must keep it from sleeping.
-        if !readyList.isEmpty || ownTasksPending || deferredClosesStart < deferredCloses.count { return 0 }
+        if !readyList.isEmpty || ownTasksPending || !deferredCloses.isEmpty { return 0 }
         guard let ticks = timers.ticksUntilNextSlot() else { return -1 }
         let due = (timers.currentTick + ticks) * Self.tickMilliseconds
         return Int32(clamping: max(0, due - MonotonicClock.milliseconds()))
@@ -392,22 +390,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Closes the sockets that waited, oldest first: this iteration's turns' worth, or `all`.
     private func closeDeferredSockets(all: Bool) {
-        var index = deferredClosesStart
-        while index < deferredCloses.count, all || closeTurnsLeft > 0 {
-            closeDescriptor(deferredCloses[index])
-            index += 1
-            closeTurnsLeft -= 1
-        }
-        if index == deferredCloses.count {
-            deferredCloses.removeAll(keepingCapacity: true)
-            deferredClosesStart = 0
-        } else if index > deferredCloses.count / 2 {
-            // Closed ones are dropped in bulk, so that each costs one move at most.
-            deferredCloses.removeFirst(index)
-            deferredClosesStart = 0
-        } else {
-            deferredClosesStart = index
-        }
+        let count = all ? deferredCloses.count : min(deferredCloses.count, max(0, closeTurnsLeft))
+        for fd in deferredCloses[..<count] { closeDescriptor(fd) }
+        closeTurnsLeft -= count
+        deferredCloses.removeFirst(count)
     }
 
     private func runReadyList() {

@@ -254,21 +254,20 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     @usableFromInline
     final func writeUncorked(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
         guard count > 0 else { return }
-        let corkedHere = isCorked
-        if corkedHere, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {
+        if isCorked, count > loop.options.corkBufferSize - loop.corkCount, count <= loop.options.corkBufferSize {
             // Our own corked bytes fill the buffer: send them, and build this write in its room.
             flushCork()
             guard state == .open else { return }
+            if let start = reserveInCork(count) {
+                fill(start)
+                return
+            }
         }
         if count <= loop.options.corkBufferSize - loop.corkCount {
+            // Scratch space past whatever is corked (another connection's, or ours behind a backlog).
             let start = loop.corkBuffer + loop.corkCount
             fill(start)
-            if corkedHere, sendQueue.isEmpty, state == .open {
-                loop.corkCount += count
-            } else {
-                // Scratch space past whatever another connection has corked.
-                write(UnsafeRawBufferPointer(start: start, count: count))
-            }
+            write(UnsafeRawBufferPointer(start: start, count: count))
             return
         }
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)

@@ -31,11 +31,11 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         }
 
         func maySubscribe(_ topic: String) -> Bool {
-            subscribePatterns.contains { $0.matches(topic) }
+            subscribePatterns.grants(topic)
         }
 
         func mayPublish(_ topic: String) -> Bool {
-            publishPatterns.contains { $0.matches(topic) }
+            publishPatterns.grants(topic)
         }
     }
 

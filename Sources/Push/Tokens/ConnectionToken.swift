@@ -29,11 +29,11 @@ public struct ConnectionToken: Sendable, Equatable {
 
     /// Whether the connection may subscribe to `topic`.
     public func maySubscribe(_ topic: String) -> Bool {
-        subscribePatterns.contains { $0.matches(topic) }
+        subscribePatterns.grants(topic)
     }
 
     /// Whether the connection may publish on `topic`.
     public func mayPublish(_ topic: String) -> Bool {
-        publishPatterns.contains { $0.matches(topic) }
+        publishPatterns.grants(topic)
     }
 }

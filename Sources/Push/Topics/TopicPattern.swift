@@ -58,3 +58,11 @@ public enum TopicPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension Sequence<TopicPattern> {
+    /// Whether one of the patterns covers `topic`: what a token's `topics` or `publish`
+    /// claim grants.
+    func grants(_ topic: String) -> Bool {
+        contains { $0.matches(topic) }
+    }
+}

@@ -199,11 +199,7 @@ struct FrameParser {
             isASCII = Masking.unmaskCheckingASCII(payload, key: UInt32(littleEndian: input.current.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
         }
         input.position += headerLength + length
-        // ASCII is valid UTF-8: the pass that unmasked a text message has checked it.
-        if first == 0x81, isASCII {
-            return sink.message(.text, UnsafeRawBufferPointer(payload)) ? .proceed : .stopped
-        }
-        return deliverWholeMessage(first == 0x81 ? .text : .binary, UnsafeRawBufferPointer(payload), &sink)
+        return deliverWholeMessage(first == 0x81 ? .text : .binary, UnsafeRawBufferPointer(payload), isASCII: isASCII, &sink)
     }
 
     /// Delivers a frame that lies whole in the input straight from it, or
@@ -293,10 +289,11 @@ struct FrameParser {
         return step
     }
 
+    /// `isASCII`: the pass that unmasked the payload found only ASCII, which is valid UTF-8.
     private func deliverWholeMessage<Sink: FrameSink>(
-        _ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ sink: inout Sink
+        _ opcode: Opcode, _ payload: UnsafeRawBufferPointer, isASCII: Bool = false, _ sink: inout Sink
     ) -> Step {
-        if opcode == .text {
+        if opcode == .text, !isASCII {
             var validator = UTF8Validator()
             guard validator.validate(payload), validator.isComplete else { return .failed(.invalidUTF8) }
         }
