@@ -50,12 +50,13 @@ import Testing
     }
 
     @Test func theSinkCanStopAtTheClose() {
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         sink.stopsAfterClose = true
         let close = wireFrame(.close, [0x03, 0xE8], to: .server)
         var bytes = wireFrame(.text, "a", to: .server) + close + wireFrame(.text, "after close", to: .server)
-        let outcome = bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) }
+        let outcome = bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) }
         #expect(outcome == .stopped(consumed: 7 + close.count))
         #expect(sink.events == [.text("a"), .close(.normalClosure, [])])
     }

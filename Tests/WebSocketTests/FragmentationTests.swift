@@ -24,13 +24,14 @@ import Testing
     }
 
     @Test func invalidUTF8FailsAtTheFragmentThatHoldsIt() {
-        var parser = FrameParser(role: .client)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .client)
         var sink = RecordingSink()
         var first = wireFrame(.text, "fine so far", fin: false, to: .client)
-        #expect(first.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(first.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         // The bad byte is in a middle fragment: the message is never finished.
         var second = wireFrame(.continuation, [0x20, 0xC0, 0x80], fin: false, to: .client)
-        #expect(second.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.invalidUTF8))
+        #expect(second.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .failed(.invalidUTF8))
         #expect(sink.events.isEmpty)
         #expect(parser.bufferCapacity == 0)
     }
@@ -42,10 +43,11 @@ import Testing
         let bytes = wireFrame(.text, payload, to: .server)
         let run = parseFrames([Array(bytes[..<30]), Array(bytes[30...])], role: .server)
         #expect(run.outcome == .failed(.invalidUTF8))
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         var firstRead = Array(bytes[..<30])
-        #expect(firstRead.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.invalidUTF8))
+        #expect(firstRead.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .failed(.invalidUTF8))
     }
 
     @Test(arguments: [Role.server, .client])
@@ -81,11 +83,12 @@ import Testing
     }
 
     @Test func theBufferIsFreedAfterEveryAssembledMessage() {
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         for round in 0..<5 {
             var bytes = wireFrame(.text, "round \(round) ", fin: false, to: .server) + wireFrame(.continuation, "done", to: .server)
-            #expect(bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+            #expect(bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
             #expect(parser.bufferCapacity == 0)
             #expect(!parser.isHoldingBytes)
         }
@@ -93,10 +96,11 @@ import Testing
     }
 
     @Test func aFragmentedMessageInFlightIsHeld() {
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         var bytes = wireFrame(.text, "", fin: false, to: .server)
-        #expect(bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(parser.isHoldingBytes)
         #expect(parser.bufferCapacity == 0)
     }

@@ -56,14 +56,15 @@ import Testing
 
     @Test func theBufferNeverGrowsPastTheMessageLimitPlusAControlFrame() {
         let limits = FrameLimits(maxFrameSize: 300, maxMessageSize: 300)
-        var parser = FrameParser(role: .server, limits: limits)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server, limits: limits)
         var sink = RecordingSink()
         var bytes = wireFrame(.binary, [UInt8](repeating: 1, count: 300), fin: false, to: .server)
         let ping = wireFrame(.ping, [UInt8](repeating: 4, count: 125), to: .server)
         bytes += ping[..<20]
-        #expect(bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         var rest = Array(ping[20...])
-        #expect(rest.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(rest.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(parser.bufferCapacity <= 425)
         #expect(sink.events == [.ping([UInt8](repeating: 4, count: 125))])
         parser.releaseBuffers()

@@ -19,11 +19,12 @@ import Testing
     }
 
     static func checkSurvives(_ chunks: [[UInt8]], role: Role, limits: FrameLimits) {
-        var parser = FrameParser(role: role, limits: limits)
+        var parser = FrameParser()
+        let rules = FrameRules(role: role, limits: limits)
         var sink = RecordingSink()
         for chunk in chunks {
             var bytes = chunk
-            let outcome = bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) }
+            let outcome = bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) }
             switch outcome {
             case .needMoreBytes:
                 continue

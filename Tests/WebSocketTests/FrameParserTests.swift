@@ -87,10 +87,11 @@ import Testing
 
     @Test func aWholeFrameIsDeliveredFromTheInputWithoutCopy() {
         var bytes = wireFrame(.binary, [1, 2, 3, 4, 5], to: .server) + wireFrame(.text, "hi", to: .server)
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         let (outcome, start, end) = bytes.withUnsafeMutableBytes { buffer in
-            (parser.parse(buffer, into: &sink), UnsafeRawPointer(buffer.baseAddress!), UnsafeRawPointer(buffer.baseAddress! + buffer.count))
+            (parser.parse(buffer, rules: rules, into: &sink), UnsafeRawPointer(buffer.baseAddress!), UnsafeRawPointer(buffer.baseAddress! + buffer.count))
         }
         #expect(outcome == .needMoreBytes)
         #expect(sink.events == [.message(.binary, [1, 2, 3, 4, 5]), .text("hi")])
@@ -103,14 +104,15 @@ import Testing
 
     @Test func aFrameSplitAcrossReadsIsHeldThenReleased() {
         let bytes = wireFrame(.binary, [UInt8](repeating: 9, count: 1000), to: .server)
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         var first = Array(bytes[..<500])
-        #expect(first.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(first.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(parser.isHoldingBytes)
         #expect(parser.bufferCapacity > 0)
         var second = Array(bytes[500...])
-        #expect(second.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(second.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(sink.events == [.message(.binary, [UInt8](repeating: 9, count: 1000))])
         #expect(!parser.isHoldingBytes)
         #expect(parser.bufferCapacity == 0)
@@ -118,12 +120,13 @@ import Testing
 
     @Test func aPartialHeaderIsHeldWithoutABuffer() {
         let bytes = wireFrame(.binary, [UInt8](repeating: 1, count: 70000), to: .server)
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         for cut in 1..<14 {
             var head = Array(bytes[..<cut])
             var copy = parser
-            #expect(head.withUnsafeMutableBytes { copy.parse($0, into: &sink) } == .needMoreBytes)
+            #expect(head.withUnsafeMutableBytes { copy.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
             #expect(copy.isHoldingBytes)
             #expect(copy.bufferCapacity == 0)
         }
@@ -146,14 +149,15 @@ import Testing
             wireFrame(.binary, [7, 8], to: .server), wireFrame(.close, [0x03, 0xE8], to: .server),
         ]
         let bytes = frames.flatMap { $0 }
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         sink.stopsAfterEveryEvent = true
         var remaining = bytes
         var consumedSizes: [Int] = []
         while !remaining.isEmpty {
             let before = remaining
-            let outcome = remaining.withUnsafeMutableBytes { parser.parse($0, into: &sink) }
+            let outcome = remaining.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) }
             guard case .stopped(let consumed) = outcome else {
                 Issue.record("expected a stop, got \(outcome)")
                 return
@@ -169,11 +173,12 @@ import Testing
 
     @Test func stoppingOnAMessageAssembledFromABufferReportsTheBytesConsumed() {
         let bytes = wireFrame(.text, "ab", fin: false, to: .client) + wireFrame(.continuation, "cd", to: .client) + wireFrame(.text, "e", to: .client)
-        var parser = FrameParser(role: .client)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .client)
         var sink = RecordingSink()
         sink.stopsAfterEveryEvent = true
         var copy = bytes
-        let outcome = copy.withUnsafeMutableBytes { parser.parse($0, into: &sink) }
+        let outcome = copy.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) }
         #expect(outcome == .stopped(consumed: 8))
         #expect(sink.events == [.text("abcd")])
         #expect(parser.bufferCapacity == 0)
@@ -182,39 +187,42 @@ import Testing
     // MARK: Failure is final
 
     @Test func afterAFailureEveryCallFailsTheSameWay() {
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
         var fragment = wireFrame(.binary, [UInt8](repeating: 0, count: 300), fin: false, to: .server)
-        #expect(fragment.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(fragment.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(parser.bufferCapacity > 0)
         var bad: [UInt8] = [0xF2, 0x80]
-        #expect(bad.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
+        #expect(bad.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .failed(.reservedBitsSet))
         var good = wireFrame(.continuation, "fine", to: .server)
-        #expect(good.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
+        #expect(good.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .failed(.reservedBitsSet))
         parser.releaseBuffers()
-        #expect(good.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .failed(.reservedBitsSet))
+        #expect(good.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .failed(.reservedBitsSet))
         #expect(parser.bufferCapacity == 0)
         #expect(sink.events.isEmpty)
     }
 
     @Test func releaseBuffersFreesMemoryAndStartsOver() {
-        var parser = FrameParser(role: .client)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .client)
         var sink = RecordingSink()
         var partial = Array(wireFrame(.text, "hello", fin: false, to: .client) + wireFrame(.continuation, "wor", to: .client)[..<3])
-        #expect(partial.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(partial.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(parser.isHoldingBytes)
         parser.releaseBuffers()
         #expect(!parser.isHoldingBytes)
         #expect(parser.bufferCapacity == 0)
         var fresh = wireFrame(.text, "new", to: .client)
-        #expect(fresh.withUnsafeMutableBytes { parser.parse($0, into: &sink) } == .needMoreBytes)
+        #expect(fresh.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) } == .needMoreBytes)
         #expect(sink.events == [.text("new")])
     }
 
     @Test func anEmptyInputChangesNothing() {
-        var parser = FrameParser(role: .server)
+        var parser = FrameParser()
+        let rules = FrameRules(role: .server)
         var sink = RecordingSink()
-        #expect(parser.parse(UnsafeMutableRawBufferPointer(start: nil, count: 0), into: &sink) == .needMoreBytes)
+        #expect(parser.parse(UnsafeMutableRawBufferPointer(start: nil, count: 0), rules: rules, into: &sink) == .needMoreBytes)
         #expect(!parser.isHoldingBytes)
     }
 }

@@ -94,12 +94,13 @@ struct ParseRun {
 
 /// Feeds `chunks` one call each to a new parser, stopping at the first failure.
 func parseFrames(_ chunks: [[UInt8]], role: Role, limits: FrameLimits = FrameLimits()) -> ParseRun {
-    var parser = FrameParser(role: role, limits: limits)
+    var parser = FrameParser()
+    let rules = FrameRules(role: role, limits: limits)
     var sink = RecordingSink()
     var outcome = ParseOutcome.needMoreBytes
     for chunk in chunks {
         var bytes = chunk
-        outcome = bytes.withUnsafeMutableBytes { parser.parse($0, into: &sink) }
+        outcome = bytes.withUnsafeMutableBytes { parser.parse($0, rules: rules, into: &sink) }
         if case .failed = outcome { break }
     }
     let run = ParseRun(

@@ -29,7 +29,8 @@ extension WebSocket {
             transport = TLSTransport(context: tlsContext, loop: context.loop, serverName: url.tlsServerName)
         }
         try connect(to: url.socketAddress(), from: localAddress)
-        phase = .handshaking(upgrade)
+        extrasForWriting.clientUpgrade = upgrade
+        phase = .handshaking
         setTimer(afterMilliseconds: context.configuration.handshakeTimeoutMilliseconds)
     }
 
@@ -46,6 +47,7 @@ extension WebSocket {
             closeReason = "bad handshake response (\(status.code) \(status.reasonPhrase))"
             closeTransport()
         case .complete(let head, let consumed):
+            extras?.clientUpgrade = nil  // the caller's reference keeps it until this returns
             let offered = context.configuration.deflate.isEnabled
             switch ClientHandshake.validate(
                 head, key: upgrade.key, requestedSubprotocols: upgrade.subprotocols, offeredExtensions: offered)

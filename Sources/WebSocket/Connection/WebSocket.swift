@@ -14,12 +14,13 @@ import TLS
 /// `utf8String`). Sends are corked while the connection handles its input, so all the
 /// replies to one read leave in one system call.
 open class WebSocket: TCPConnection, @unchecked Sendable {
-    enum Phase {
+    /// One byte: the client's upgrade in progress is kept in the extras, not in the phase.
+    enum Phase: UInt8 {
         /// Created and not yet in use: a client before `connect`, a server connection before
         /// the handshake hands it the socket.
         case idle
-        /// Client only: TCP connect and HTTP upgrade in progress.
-        case handshaking(ClientUpgrade)
+        /// Client only: TCP connect and HTTP upgrade in progress (`ConnectionExtras.clientUpgrade`).
+        case handshaking
         case open
         /// A close frame has been sent (by either side's initiative); data is no longer sent.
         case closing
@@ -30,12 +31,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     public let context: WebSocketContext
     // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
-    var phase = Phase.idle
-    @exclusivity(unchecked)
     private var parser: FrameParser
     // The fields below are ordered so that they pack without padding: an idle connection's
-    // object (176 bytes with its allocator header) is most of what it costs
-    // (`ConnectionFootprintTests`).
+    // object is most of what it costs (`ConnectionFootprintTests`).
+    @exclusivity(unchecked)
+    var phase = Phase.idle
     /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
     @exclusivity(unchecked)
     private var parsing = false
@@ -67,7 +67,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// ``connect(to:from:subprotocols:headers:tls:)`` on it.
     public init(context: WebSocketContext) {
         self.context = context
-        parser = FrameParser(role: context.role, limits: context.configuration.limits)
+        parser = FrameParser()
         super.init(loop: context.loop)
     }
 
@@ -422,7 +422,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// Parses frames in place from the loop's receive buffer and calls ``didReceive(_:kind:)``
     /// for each complete message. Internal to the protocol; override the callbacks instead.
     public final override func received(_ bytes: UnsafeMutableRawBufferPointer) {
-        if case .handshaking(let upgrade) = phase {
+        if case .handshaking = phase, let upgrade = extras?.clientUpgrade {
             receiveHandshake(upgrade, bytes)
             return
         }
@@ -442,7 +442,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         var parser = self.parser
         var sink = Sink(socket: self)
         parsing = true
-        let outcome = parser.parse(bytes, into: &sink)
+        let outcome = parser.parse(bytes, rules: context.frameRules, into: &sink)
         parsing = false
         self.parser = parser
         if case .closed = phase {
@@ -523,8 +523,8 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// upgrade response is already queued) opens and calls ``didOpen()``.
     public final override func connected() {
         switch phase {
-        case .handshaking(let upgrade):
-            sendUpgradeRequest(upgrade)
+        case .handshaking:
+            if let upgrade = extras?.clientUpgrade { sendUpgradeRequest(upgrade) }
         case .idle:
             // Server side: the upgrade response is already on its way.
             opened()
@@ -615,6 +615,8 @@ final class ConnectionExtras {
     /// close timeout while closing (see `timerFired`). Pings and the idle timeout of open
     /// connections are their context's ``KeepaliveSweep``'s.
     var timer: TimerHandle?
+    /// The client's HTTP upgrade while its phase is `handshaking`.
+    var clientUpgrade: ClientUpgrade?
     var closeReason = ""
     var subprotocol: String?
     /// The zlib state of a connection with context takeover.

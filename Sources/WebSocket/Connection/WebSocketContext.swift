@@ -79,6 +79,8 @@ public final class WebSocketContext: @unchecked Sendable {
     public let configuration: WebSocketConfiguration
     /// Where these connections log (protocol errors at debug level).
     public let logger: Logger
+    /// Role and limits as every connection's frame parser applies them.
+    let frameRules: FrameRules
     /// Counters, updated by the connections as they go.
     // See `TCPConnection` on `@exclusivity(unchecked)`.
     @exclusivity(unchecked)
@@ -116,6 +118,7 @@ public final class WebSocketContext: @unchecked Sendable {
         self.role = role
         self.configuration = configuration
         self.logger = logger
+        frameRules = FrameRules(role: role, limits: configuration.limits)
         topics = TopicRegistry(loop: loop)
         outboundBudget = configuration.maxOutboundMemory
         maskKeys = MaskKeyGenerator()

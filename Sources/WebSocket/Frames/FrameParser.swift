@@ -6,10 +6,12 @@
 /// the fragments of a message into a ``MessageBuffer`` (which is freed when
 /// the message is delivered, so an idle connection owns no memory).
 ///
-/// The parser is a plain value of 57 bytes (stride 64) on 64-bit platforms,
-/// with no references: a connection can copy it into a local variable, parse,
-/// and store it back, without reference counting or exclusivity checks. Only
-/// one copy may be used afterwards, since the copies share the buffer.
+/// The parser is a plain value of 50 bytes on 64-bit platforms, with no
+/// references: a connection can copy it into a local variable, parse, and store
+/// it back, without reference counting or exclusivity checks. Only one copy may
+/// be used afterwards, since the copies share the buffer. What every connection
+/// of a context shares — role and limits, ``FrameRules`` — is passed to each
+/// `parse` rather than stored: an idle connection is mostly its object.
 struct FrameParser {
     private enum State {
         /// Between frames, possibly with part of the next header kept.
@@ -34,12 +36,9 @@ struct FrameParser {
 
     // Stored in decreasing alignment so that the struct packs tightly.
     private var buffer = MessageBuffer()
-    private let maxFrameSize: UInt32
-    private let maxMessageSize: UInt32
     private var frame = FrameInFlight()
     private var partialHeader = PartialHeader()
     private var state = State.awaitingHeader
-    private let role: Role
     /// The opcode (text or binary) of the message being assembled in `buffer`, nil when none.
     private var messageOpcode: Opcode?
     /// Validates the text message being assembled, across frames and reads.
@@ -51,11 +50,7 @@ struct FrameParser {
     /// UTF-8 only once inflated, by whoever inflates them.
     private var messageCompressed = false
 
-    init(role: Role, limits: FrameLimits = FrameLimits()) {
-        self.role = role
-        self.maxFrameSize = FrameLimits.clamped(limits.maxFrameSize)
-        self.maxMessageSize = FrameLimits.clamped(limits.maxMessageSize)
-    }
+    init() {}
 
     /// Lets RSV1 mark compressed messages, once permessage-deflate has been negotiated.
     mutating func acceptCompressedMessages() {
@@ -85,11 +80,13 @@ struct FrameParser {
     }
 
     /// Parses `bytes`, unmasking payloads in place, and calls `sink` for each
-    /// complete message and control frame, in order.
-    mutating func parse<Sink: FrameSink>(_ bytes: UnsafeMutableRawBufferPointer, into sink: inout Sink) -> ParseOutcome {
+    /// complete message and control frame, in order. `rules` must be the same on every call.
+    mutating func parse<Sink: FrameSink>(
+        _ bytes: UnsafeMutableRawBufferPointer, rules: FrameRules, into sink: inout Sink
+    ) -> ParseOutcome {
         if case .failed(let error) = state { return .failed(error) }
         guard let base = bytes.baseAddress else { return .needMoreBytes }
-        var input = Input(base: base, count: bytes.count)
+        var input = Input(base: base, count: bytes.count, rules: rules)
         while true {
             let step: Step
             switch state {
@@ -117,10 +114,12 @@ struct FrameParser {
 
     // MARK: - Steps
 
-    /// The input of one `parse` call and how far it has been read.
+    /// The input of one `parse` call and how far it has been read, with the rules it is
+    /// parsed by (carried here, in memory, rather than as one more argument of every step).
     private struct Input {
         let base: UnsafeMutableRawPointer
         let count: Int
+        let rules: FrameRules
         var position = 0
 
         var remaining: Int { count &- position }
@@ -147,7 +146,7 @@ struct FrameParser {
         if let step = parseSmallWholeFrame(&input, &sink) { return step }
         let header: FrameHeader
         if partialHeader.isEmpty {
-            switch decodeHeader(UnsafeRawBufferPointer(input.next(input.remaining))) {
+            switch decodeHeader(UnsafeRawBufferPointer(input.next(input.remaining)), input.rules) {
             case .complete(let decoded):
                 header = decoded
                 input.position += decoded.length
@@ -159,9 +158,10 @@ struct FrameParser {
                 return .failed(error)
             }
         } else {
+                let rules = input.rules
             let previouslyKept = partialHeader.count
             let taken = partialHeader.append(input.current, available: input.remaining)
-            switch partialHeader.withBytes({ decodeHeader($0) }) {
+            switch partialHeader.withBytes({ decodeHeader($0, rules) }) {
             case .complete(let decoded):
                 header = decoded
                 input.position += decoded.length - previouslyKept
@@ -187,11 +187,12 @@ struct FrameParser {
         guard partialHeader.isEmpty, messageOpcode == nil, input.remaining >= 2 else { return nil }
         let first = input.current.load(as: UInt8.self)
         let second = input.current.load(fromByteOffset: 1, as: UInt8.self)
-        let masked = role.expectsMaskedFrames
+        let rules = input.rules
+        let masked = rules.role.expectsMaskedFrames
         let length = Int(second & 0x7F)
         let headerLength = masked ? 6 : 2
         guard first == 0x81 || first == 0x82, (second & 0x80 != 0) == masked, length < 126,
-              UInt32(length) <= maxFrameSize, UInt32(length) <= maxMessageSize,
+              UInt32(length) <= rules.maxFrameSize, UInt32(length) <= rules.maxMessageSize,
               input.remaining >= headerLength + length else { return nil }
         let payload = UnsafeMutableRawBufferPointer(start: input.current + headerLength, count: length)
         var isASCII = false
@@ -211,7 +212,7 @@ struct FrameParser {
         let isCompleteMessage = header.fin && header.opcode != .continuation
         if isWhole && (header.opcode.isControl || isCompleteMessage) {
             let payload = input.next(header.payloadLength)
-            if role.expectsMaskedFrames {
+            if input.rules.role.expectsMaskedFrames {
                 Masking.unmask(payload, key: header.maskKey, offset: 0)
             }
             input.position += header.payloadLength
@@ -232,7 +233,7 @@ struct FrameParser {
         let length = UInt32(truncatingIfNeeded: header.payloadLength)
         // One allocation for a frame of up to 64 KiB; beyond that the buffer grows as bytes
         // arrive, so a peer that announces a large frame and stalls holds little memory.
-        buffer.reserve(buffer.count + min(Int(length), 64 * 1024), limit: Int(maxMessageSize) + 125)
+        buffer.reserve(buffer.count + min(Int(length), 64 * 1024), limit: Int(input.rules.maxMessageSize) + 125)
         frame = FrameInFlight(maskKey: header.maskKey, length: length, remaining: length, opcode: header.opcode, fin: header.fin)
         state = .receivingPayload
         return .proceed
@@ -242,14 +243,14 @@ struct FrameParser {
     /// and finishes the frame once all of it is there.
     private mutating func receivePayload<Sink: FrameSink>(_ input: inout Input, _ sink: inout Sink) -> Step {
         let chunk = input.next(min(Int(frame.remaining), input.remaining))
-        if role.expectsMaskedFrames {
+        if input.rules.role.expectsMaskedFrames {
             Masking.unmask(chunk, key: frame.maskKey, offset: frame.received)
         }
         // Validating each piece as it arrives fails a bad text message as early as possible.
         if !frame.opcode.isControl && messageOpcode == .text && !messageCompressed {
             guard textValidator.validate(UnsafeRawBufferPointer(chunk)) else { return .failed(.invalidUTF8) }
         }
-        buffer.append(UnsafeRawBufferPointer(chunk), limit: Int(maxMessageSize) + 125)
+        buffer.append(UnsafeRawBufferPointer(chunk), limit: Int(input.rules.maxMessageSize) + 125)
         input.position += chunk.count
         frame.remaining -= UInt32(truncatingIfNeeded: chunk.count)
         guard frame.remaining == 0 else { return .needMoreBytes }
@@ -327,7 +328,7 @@ struct FrameParser {
     /// Decodes the header at the start of `bytes`, checking each rule as soon
     /// as the bytes it needs are there: a bad first byte fails before the
     /// length arrives, a bad length before the masking key.
-    private func decodeHeader(_ bytes: UnsafeRawBufferPointer) -> HeaderDecoding {
+    private func decodeHeader(_ bytes: UnsafeRawBufferPointer, _ rules: FrameRules) -> HeaderDecoding {
         guard bytes.count >= 2 else { return .incomplete }
         let first = bytes[0]
         let second = bytes[1]
@@ -337,7 +338,7 @@ struct FrameParser {
         let fin = first & 0x80 != 0
         let masked = second & 0x80 != 0
         let shortLength = second & 0x7F
-        if let error = violation(opcode: opcode, fin: fin, masked: masked, shortLength: shortLength) {
+        if let error = violation(opcode: opcode, fin: fin, masked: masked, shortLength: shortLength, role: rules.role) {
             return .invalid(error)
         }
 
@@ -349,7 +350,7 @@ struct FrameParser {
         case 2: length = UInt64(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
         default: length = UInt64(shortLength)
         }
-        if let error = lengthViolation(length, opcode: opcode) {
+        if let error = lengthViolation(length, opcode: opcode, rules) {
             return .invalid(error)
         }
 
@@ -368,7 +369,7 @@ struct FrameParser {
     }
 
     /// The rules the first two header bytes decide (RFC 6455 §5.1, §5.4, §5.5).
-    private func violation(opcode: Opcode, fin: Bool, masked: Bool, shortLength: UInt8) -> ProtocolError? {
+    private func violation(opcode: Opcode, fin: Bool, masked: Bool, shortLength: UInt8, role: Role) -> ProtocolError? {
         if opcode.isControl {
             if !fin { return .fragmentedControlFrame }
             if shortLength > 125 { return .controlFrameTooLong }
@@ -384,13 +385,13 @@ struct FrameParser {
     }
 
     /// The rules on the payload length: the protocol's (§5.2) and the limits.
-    private func lengthViolation(_ length: UInt64, opcode: Opcode) -> ProtocolError? {
+    private func lengthViolation(_ length: UInt64, opcode: Opcode, _ rules: FrameRules) -> ProtocolError? {
         if length >> 63 != 0 { return .lengthTopBitSet }
         if opcode.isControl { return nil }
-        if length > UInt64(maxFrameSize) { return .frameTooBig }
+        if length > UInt64(rules.maxFrameSize) { return .frameTooBig }
         // Between frames the buffer holds exactly the message assembled so far.
         let messageSoFar = opcode == .continuation ? UInt64(buffer.count) : 0
-        if messageSoFar + length > UInt64(maxMessageSize) { return .messageTooBig }
+        if messageSoFar + length > UInt64(rules.maxMessageSize) { return .messageTooBig }
         return nil
     }
 }

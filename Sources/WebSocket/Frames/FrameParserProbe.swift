@@ -15,13 +15,14 @@ public struct FrameParserProbe {
         public var payloadDigest: UInt64 = 0
     }
 
-    private var parser: FrameParser
+    private var parser = FrameParser()
+    private let rules: FrameRules
     private var sink = CountingSink()
     public private(set) var counts = Counts()
 
     /// `digestPayloads` hashes every payload byte (for fuzzing); benchmarks leave it off.
     public init(role: Role, limits: FrameLimits = FrameLimits(), digestPayloads: Bool = false) {
-        parser = FrameParser(role: role, limits: limits)
+        rules = FrameRules(role: role, limits: limits)
         sink.digestPayloads = digestPayloads
         counts.payloadDigest = sink.digest
     }
@@ -29,7 +30,7 @@ public struct FrameParserProbe {
     /// Parses `bytes` (unmasked in place). Returns false once the peer broke the protocol.
     @discardableResult
     public mutating func parse(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
-        let outcome = parser.parse(bytes, into: &sink)
+        let outcome = parser.parse(bytes, rules: rules, into: &sink)
         counts.messages = sink.messages
         counts.payloadBytes = sink.payloadBytes
         counts.controlFrames = sink.controlFrames
