@@ -5,7 +5,7 @@ import WebSocket
 /// what it sends is published to that topic — where its token allows it; otherwise it is
 /// closed with 4403.
 final class RawTopicSocket: WebSocket, @unchecked Sendable {
-    private let topic: String
+    private var topic: String
     private let endpoint: PushEndpoint
     private let mayPublish: Bool
     private var counted = false
@@ -21,6 +21,8 @@ final class RawTopicSocket: WebSocket, @unchecked Sendable {
         endpoint.hub.subscribed(topic)
         counted = true
         subscribe(topic)
+        // Every connection to /topics/NAME parsed its own copy of NAME from its request.
+        topic = context.sharedTopicName(topic)
     }
 
     override func didReceive(_ message: RawSpan, kind: MessageKind) {
