@@ -91,6 +91,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// connection ended without a closing handshake. Called exactly once.
     open func didClose(code: CloseCode, reason: String) {}
 
+    /// The peer's close frame arrived: its code (1005 when it had none) and reason; called
+    /// before ``didClose(code:reason:)``, whichever side began the closing handshake. After
+    /// ``close(code:reason:)`` it is the only sign that the peer answered: `didClose` then
+    /// reports our own code.
+    open func didReceiveClose(code: CloseCode, reason: String) {}
+
     // MARK: Sending
 
     /// Sends a message. Returns `.dropped` when the connection's send buffer is full and the
@@ -508,8 +514,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             closeCode = code ?? .noStatusReceived
             closeReason = String(decoding: reason, as: UTF8.self)
             phase = .closing
+            didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
             finishClosingHandshake()
         case .closing:
+            didReceiveClose(code: code ?? .noStatusReceived, reason: String(decoding: reason, as: UTF8.self))
             finishClosingHandshake()
         case .idle, .handshaking, .closed:
             break
