@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Synchronization
 import Testing
 import TestSupport
@@ -7,6 +8,7 @@ import TestSupport
 
 /// The close frames and the final close codes that one side saw.
 final class CloseRecord: Sendable {
+    let opened = Atomic<Int>(0)
     let received = Mutex<[(code: CloseCode, reason: String)]>([])
     let closed = Mutex<[CloseCode]>([])
 }
@@ -23,6 +25,7 @@ final class CloseRecordingSocket: WebSocket, @unchecked Sendable {
     }
 
     override func didOpen() {
+        record.opened.add(1, ordering: .relaxed)
         if let closing { close(code: closing.code, reason: closing.reason) }
     }
 
@@ -79,7 +82,7 @@ final class CloseRecordingSocket: WebSocket, @unchecked Sendable {
                 return UncheckedBox(socket)
             }
         }
-        #expect(waitUntil(seconds: 30) { (try? server.thread.sync { server.thread.loop.connectionCount }) == clientCount })
+        #expect(waitUntil(seconds: 30) { clientSide.opened.load(ordering: .relaxed) == clientCount })
         // The server's loop waits while every close frame is sent, so that it finds them all
         // in one iteration, with one close turn.
         let paused = DispatchSemaphore(value: 0)
@@ -97,6 +100,35 @@ final class CloseRecordingSocket: WebSocket, @unchecked Sendable {
         #expect(clientSide.received.withLock { $0.allSatisfy { $0.code == .normalClosure } })
         #expect(waitUntil(seconds: 30) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
         #expect(try server.thread.sync { server.thread.loop.closesDeferred } > 0)
+    }
+}
+
+/// Sends until its send buffer is full (dropping what does not fit), once open.
+final class FloodingSocket: WebSocket, @unchecked Sendable {
+    override func didOpen() {
+        let chunk = [UInt8](repeating: 7, count: 16 * 1024)
+        while case .sent = send(chunk, kind: .binary) {}
+    }
+}
+
+extension ReceivedCloseTests {
+    /// The server's answer to a close waits behind output the peer does not read: the close
+    /// timeout must end the connection, as it does when the server closes first.
+    @Test func aPeerThatClosesAndStopsReadingIsDroppedAtTheCloseTimeout() throws {
+        var configuration = WebSocketConfiguration()
+        configuration.maxBufferedAmount = 256 * 1024
+        configuration.slowConsumerPolicy = .dropMessages
+        configuration.closeTimeoutMilliseconds = 300
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { FloodingSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.context.queuedOutboundBytes }) ?? 0 > 0 })
+
+        writeAll(fd, maskedFrame(0x8, [0x03, 0xE8]))  // and never read again
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+        #expect(try server.thread.sync { server.thread.loop.pool.blocksInUse } == 0)
     }
 }
 

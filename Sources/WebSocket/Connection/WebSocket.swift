@@ -416,11 +416,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// The closing handshake is complete: the server closes TCP first (RFC 6455 §7.1.1); a
     /// client waits for it, within the close timeout.
     private func finishClosingHandshake() {
-        if context.role == .server {
-            closeTransport()
-        } else {
-            startCloseTimer()
-        }
+        guard context.role == .server else { return startCloseTimer() }
+        closeTransport()
+        // The TCP close waits for output the peer has not read yet. After the peer's close
+        // no other timer is running (closing first starts one): without this one, a peer that
+        // sent its close and stopped reading would hold the connection and its backlog forever.
+        if case .closing = phase, extras?.timer == nil { startCloseTimer() }
     }
 
     // MARK: Receiving
