@@ -329,5 +329,75 @@ final class Publisher: GeneratorSocket, @unchecked Sendable {
 
 // MARK: Connect
 
-/// `connect`: opens, measures the time to open, then stays idle (answering pings).
-final class IdleSocket: GeneratorSocket, @unchecked Sendable {}
+/// `connect`: opens, measures the time to open, then stays idle (answering pings). With
+/// `--measure-close` it follows its closing handshake to the end.
+final class IdleSocket: GeneratorSocket, @unchecked Sendable {
+    /// Where a measured close stands.
+    enum MeasuredClose {
+        /// Not measured: not open when the closing began, or its end is counted already.
+        case none
+        /// Our close frame is out; the server's has not come.
+        case awaitingAnswer
+        /// The server's close frame came with this code; waiting for it to close TCP.
+        case answered(CloseCode)
+    }
+
+    private var measuredClose = MeasuredClose.none
+
+    /// Sends the close frame (1000) of an open connection, whose end is then measured.
+    /// Returns false for a connection that is not open.
+    func beginMeasuredClose() -> Bool {
+        guard state == .open else { return false }
+        measuredClose = .awaitingAnswer
+        finish()
+        return true
+    }
+
+    override func didReceiveClose(code: CloseCode, reason: String) {
+        guard case .awaitingAnswer = measuredClose else { return }
+        measuredClose = .answered(code)
+    }
+
+    override func didClose(code: CloseCode, reason: String) {
+        super.didClose(code: code, reason: reason)
+        guard let outcome = takeOutcome(ended: true) else { return }
+        worker.measuredCloseEnded(outcome)
+    }
+
+    /// The closing ran out of time while this connection was still closing.
+    func abandonMeasuredClose() {
+        guard let outcome = takeOutcome(ended: false) else { return }
+        worker.measuredCloseEnded(outcome)
+    }
+
+    /// The measured close's outcome, once: nil when it is not measured or already counted.
+    private func takeOutcome(ended: Bool) -> CloseOutcome? {
+        let outcome: CloseOutcome
+        switch measuredClose {
+        case .none:
+            return nil
+        case .awaitingAnswer:
+            outcome = ended ? .endedWithoutAnswer : .unanswered
+        case .answered(let code) where !ended:
+            outcome = .answeredNotClosed(code)
+        case .answered(let code):
+            outcome = code == .normalClosure ? .clean : .wrongCode(code)
+        }
+        measuredClose = .none
+        return outcome
+    }
+}
+
+/// How a measured close ended.
+enum CloseOutcome {
+    /// The server answered with 1000 and closed the connection.
+    case clean
+    /// The server answered with another code (and closed the connection).
+    case wrongCode(CloseCode)
+    /// The connection ended without the server's close frame.
+    case endedWithoutAnswer
+    /// No close frame came from the server before the closing's deadline.
+    case unanswered
+    /// The server answered but had not closed the connection by the deadline.
+    case answeredNotClosed(CloseCode)
+}

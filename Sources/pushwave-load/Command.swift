@@ -339,7 +339,13 @@ enum SubscriberProtocol: String, ExpressibleByArgument, CaseIterable {
 struct ConnectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
-        abstract: "Open many connections at a given rate, hold them idle, close them: connect latency and failures.")
+        abstract: "Open many connections at a given rate, hold them idle, close them: connect latency and failures.",
+        discussion: """
+            At the end every connection is closed with a close frame (1000), all at once; only \
+            with --measure-close is that closing checked and timed. A signal (Ctrl-C, SIGINT, \
+            SIGTERM) ends the hold early: with --processes, signal the process group so that \
+            every child closes at the same moment.
+            """)
 
     @OptionGroup var common: CommonOptions
 
@@ -355,11 +361,18 @@ struct ConnectCommand: ParsableCommand {
     @Option(help: "Seconds to hold the connections open once all are connected.")
     var duration = 10.0
 
+    @Flag(help: "Measure the closing after the hold: every connection sends its close frame (1000) at once and waits for the server's close frame and then its end of the TCP connection; reports clean closes and closes/s, and counts as close_failed every connection whose server answered with another code, did not answer, or did not close within --close-timeout.")
+    var measureClose = false
+
+    @Option(help: "With --measure-close: seconds the closing may take in all.")
+    var closeTimeout = 10.0
+
     func validate() throws {
         guard connections > 0 else { throw ValidationError("--connections must be positive") }
         guard connectRate > 0, connectRate.isFinite else { throw ValidationError("--connect-rate must be positive") }
         guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
         if let inFlight { guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") } }
+        guard closeTimeout > 0, closeTimeout <= 3600 else { throw ValidationError("--close-timeout must be between 0 and 3600 seconds") }
     }
 
     func run() throws {
@@ -368,6 +381,7 @@ struct ConnectCommand: ParsableCommand {
         plan.connectRate = connectRate
         plan.connectInFlight = inFlight
         plan.duration = duration
+        plan.closing = measureClose ? .measured(timeout: closeTimeout) : .teardown
         try execute(plan)
     }
 }

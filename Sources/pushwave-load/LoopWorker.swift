@@ -15,6 +15,8 @@ final class SharedState: Sendable {
     let opened = Atomic<Int>(0)
     /// Loops whose publishers have sent everything they will send.
     let publishingDone = Atomic<Int>(0)
+    /// `connect --measure-close`: connections whose closing has begun and not ended.
+    let closing = Atomic<Int>(0)
 }
 
 /// One event loop's share of the run: its connections, its counters and its histograms.
@@ -120,6 +122,13 @@ final class LoopWorker: @unchecked Sendable {
     private(set) var statuses: [Int: Int] = [:]
     /// Publish with `--count`: answers still owed by this loop's connections.
     private var pendingAnswers = 0
+
+    // Measured closing (connect --measure-close). -------------------------------------------
+    private var closesStarted = 0
+    private var cleanCloses = 0
+    /// When this loop sent its first close frame, and when its last clean close ended.
+    private var closeStart = Int64.max
+    private var lastCleanClose = Int64.min
 
     /// Handshakes in flight per loop while connecting for echo and push (connect mode is
     /// paced by `--connect-rate` instead).
@@ -621,6 +630,42 @@ final class LoopWorker: @unchecked Sendable {
         subscribers.reduce(0) { $0 + ($1.expectsAll ? plan.totalMessages : 0) }
     }
 
+    // MARK: Measured closing
+
+    /// `connect --measure-close`: sends the close frame of every open connection, at once.
+    func beginMeasuredClose() {
+        closeStart = MonotonicClock.nanoseconds()
+        for socket in idleSockets where socket.state == .open {
+            // Counted before the close frame goes: a failed write ends the connection at once.
+            closesStarted += 1
+            shared.closing.add(1, ordering: .relaxed)
+            _ = socket.beginMeasuredClose()
+        }
+    }
+
+    /// The closing's deadline: the connections still closing count as failed closes.
+    func abandonMeasuredCloses() {
+        for socket in idleSockets { socket.abandonMeasuredClose() }
+    }
+
+    /// A measured close ended, cleanly or not.
+    func measuredCloseEnded(_ outcome: CloseOutcome) {
+        shared.closing.subtract(1, ordering: .releasing)
+        switch outcome {
+        case .clean:
+            cleanCloses += 1
+            lastCleanClose = MonotonicClock.nanoseconds()
+        case .wrongCode(let code):
+            count(.closeFailed, detail: "the server answered with \(code.rawValue)")
+        case .endedWithoutAnswer:
+            count(.closeFailed, detail: "the connection ended without the server's close frame")
+        case .unanswered:
+            count(.closeFailed, detail: "no close frame from the server in time")
+        case .answeredNotClosed(let code):
+            count(.closeFailed, detail: "the server answered with \(code.rawValue) but did not close the connection in time")
+        }
+    }
+
     // MARK: Ending
 
     /// Stops sending and counting, and returns this loop's totals.
@@ -641,6 +686,10 @@ final class LoopWorker: @unchecked Sendable {
             totals.lastDelivery = lastDelivery
         }
         totals.statuses = statuses
+        totals.closesStarted = closesStarted
+        totals.cleanCloses = cleanCloses
+        totals.closeStart = closeStart
+        totals.lastCleanClose = lastCleanClose
         if plan.mode == .push {
             totals.published = published
             totals.firstPublish = firstPublish

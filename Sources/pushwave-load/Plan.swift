@@ -75,6 +75,8 @@ struct RunPlan: Sendable {
     /// Connect: instead of pacing at `connectRate`, keep this many handshakes in flight per
     /// loop, each one that ends starting the next (closed loop: handshakes per second).
     var connectInFlight: Int?
+    /// Connect: whether the closing at the end is measured.
+    var closing = Closing.teardown
 
     var kind: MessageKind { binary ? .binary : .text }
 
@@ -148,11 +150,28 @@ struct RunPlan: Sendable {
         configuration.maxBufferedAmount = max(16 << 20, 4 * (size + 14))
         configuration.slowConsumerPolicy = .dropMessages
         // Only the teardown at the end waits on it: a server that does not finish the closing
-        // handshake must not hold the report back.
-        configuration.closeTimeoutMilliseconds = 1_000
+        // handshake must not hold the report back. A measured closing has its own deadline,
+        // which must come first (a connection reset by this timer would pass for closed).
+        switch closing {
+        case .teardown:
+            configuration.closeTimeoutMilliseconds = 1_000
+        case .measured(let timeout):
+            configuration.closeTimeoutMilliseconds = Int64((timeout + 5) * 1000)
+        }
         configuration.deflate = deflate
         return configuration
     }
+}
+
+/// How `connect` ends its connections.
+enum Closing: Sendable, Equatable {
+    /// Close frames sent and the connections torn down, neither checked nor timed: the
+    /// report is made before.
+    case teardown
+    /// `--measure-close`: close frames sent all at once, and every connection's end checked
+    /// (the server's close frame with 1000, then its end of TCP) and timed, for at most
+    /// `timeout` seconds in all.
+    case measured(timeout: Double)
 }
 
 /// Parses `--source-addresses`: a comma list of addresses and IPv4 ranges (`A-B`).

@@ -18,6 +18,7 @@ struct ParentRun {
 
     func run() throws -> (ProcessResult, failures: [String]) {
         let executable = try currentExecutable()
+        let spawnedAt = MonotonicClock.nanoseconds()
         let childThreads = plan.threads
         var children: [Child] = []
         var failures: [String] = []
@@ -46,8 +47,11 @@ struct ParentRun {
             failures.append("process \(index) ended before connecting")
         }
         let opened = outputs.states.reduce(0) { $0 + $1.opened }
-        if showProgress {
-            printError("  \(grouped(opened)) connections open; " + (plan.hold > 0 ? "holding them \(fixed(plan.hold, 0)) s" : "starting"))
+        // With --json too (its readable output goes to standard error): a script may act on it.
+        if showProgress || plan.json {
+            let seconds = Double(MonotonicClock.nanoseconds() - spawnedAt) / 1e9
+            printError("  \(grouped(opened)) connections open after \(fixed(seconds, 2)) s; "
+                + (plan.hold > 0 ? "holding them \(fixed(plan.hold, 0)) s" : "starting"))
         }
 
         // Started even after an interruption: the children then report at once.

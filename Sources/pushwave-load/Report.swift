@@ -34,6 +34,12 @@ struct Report {
         totals.setupSeconds > 0 ? Double(totals.connected) / totals.setupSeconds : 0
     }
 
+    /// Connect --measure-close: clean closes per second, from the first close frame sent to
+    /// the last clean close.
+    var closesPerSecond: Double {
+        totals.closeSeconds > 0 ? Double(totals.cleanCloses) / totals.closeSeconds : 0
+    }
+
     var succeeded: Bool {
         totals.errors.total <= plan.maxErrors && measuredSomething && failures.isEmpty
     }
@@ -90,6 +96,14 @@ struct Report {
                 ("setup_s", .figure(totals.setupSeconds)),
                 ("handshakes_per_second", .figure(handshakesPerSecond)),
             ]
+            if case .measured = plan.closing {
+                fields += [
+                    ("closes_started", .int(totals.closesStarted)),
+                    ("clean_closes", .int(totals.cleanCloses)),
+                    ("close_s", .figure(totals.closeSeconds)),
+                    ("closes_per_second", .figure(closesPerSecond)),
+                ]
+            }
         case .publish:
             fields += [
                 ("size", .int(plan.size)),
@@ -142,6 +156,9 @@ struct Report {
             let pace = plan.connectInFlight.map { "\(grouped($0)) handshakes in flight" } ?? "\(grouped(Int(plan.connectRate))) connects/s"
             lines.append("  \(shape); \(pace), held \(fixed(plan.duration, 1)) s")
             lines.append("  handshakes/s  \(grouped(Int(handshakesPerSecond.rounded())))   (\(grouped(totals.connected)) opened in \(fixed(totals.setupSeconds, 3)) s)")
+            if case .measured = plan.closing {
+                lines.append("  closes/s      \(grouped(Int(closesPerSecond.rounded())))   (\(grouped(totals.cleanCloses)) of \(grouped(totals.closesStarted)) closed cleanly in \(fixed(totals.closeSeconds, 3)) s: the server's close 1000, then the end of the connection)")
+            }
         case .publish:
             let what = plan.messages.map { "\(grouped($0)) publishes" } ?? "\(fixed(plan.duration, 1)) s"
             lines.append("  \(shape); pipeline \(plan.pipeline), \(payload) bodies, \(what)")

@@ -60,7 +60,8 @@ struct LocalRun {
         }
         let opened = shared.opened.load(ordering: .acquiring)
         let setupSeconds = Double(MonotonicClock.nanoseconds() - setupStart) / 1e9
-        if showProgress {
+        // With --json too (its readable output goes to standard error): a script may act on it.
+        if showProgress || (plan.json && !plan.isChild) {
             let seconds = Double(MonotonicClock.nanoseconds() - setupStart) / 1e9
             printError("  \(grouped(opened)) of \(grouped(targets)) connections open after \(fixed(seconds, 2)) s")
         }
@@ -108,8 +109,12 @@ struct LocalRun {
 
         let cpuUsed = processCPUSeconds() - cpuAtStart
         let stoppedAt = MonotonicClock.nanoseconds()
+        if case .measured(let timeout) = plan.closing, !interruptedWhileConnecting {
+            measureClosing(workers, shared: shared, timeout: timeout)
+        }
 
-        // Stop counting, then close everything: the closing handshakes are not measured.
+        // Stop counting, then close everything: the closing handshakes are not measured
+        // (except by `connect --measure-close`, just done).
         // The counts are collected before the closing starts, and waited for as long as it
         // takes: with tens of processes sharing two cores a loop may answer only after
         // seconds, and a missing answer would be a process reporting nothing.
@@ -142,6 +147,18 @@ struct LocalRun {
         group.wait()
         for worker in workers { worker.releaseConnections() }
         return result
+    }
+
+    /// `connect --measure-close`: every loop sends its close frames at once; waits until every
+    /// connection has ended, or `timeout` seconds (the connections still closing then count
+    /// as failed closes).
+    private func measureClosing(_ workers: [LoopWorker], shared: SharedState, timeout: Double) {
+        let deadline = MonotonicClock.nanoseconds() + nanoseconds(seconds: timeout)
+        _ = onEveryLoop(workers, timeout: Self.resultTimeoutMilliseconds) { $0.beginMeasuredClose() }
+        while shared.closing.load(ordering: .acquiring) > 0, MonotonicClock.nanoseconds() < deadline {
+            sleep(milliseconds: 2)
+        }
+        _ = onEveryLoop(workers, timeout: Self.resultTimeoutMilliseconds) { $0.abandonMeasuredCloses() }
     }
 
     /// Sleeps until `end`, printing a progress line every second on a terminal.

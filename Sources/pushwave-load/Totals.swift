@@ -21,6 +21,9 @@ enum ErrorClass: Int, CaseIterable, Sendable {
     case sendDropped
     /// An HTTP publish answered with another status than 200 (see the statuses).
     case httpStatus
+    /// `connect --measure-close`: the server answered our close with another code than 1000,
+    /// not at all, or did not close the connection in time.
+    case closeFailed
 
     var name: String {
         switch self {
@@ -33,6 +36,7 @@ enum ErrorClass: Int, CaseIterable, Sendable {
         case .protocolError: "protocol"
         case .sendDropped: "send_dropped"
         case .httpStatus: "http_status"
+        case .closeFailed: "close_failed"
         }
     }
 }
@@ -149,6 +153,15 @@ struct RunTotals: Sendable {
     /// HTTP publishing: answers by status code.
     var statuses: [Int: Int] = [:]
 
+    // connect --measure-close
+    /// Connections whose close was measured, and those that ended cleanly (the server's close
+    /// frame with 1000, then its end of TCP).
+    var closesStarted = 0
+    var cleanCloses = 0
+    /// Monotonic time of the first close frame sent and of the last clean close.
+    var closeStart = Int64.max
+    var lastCleanClose = Int64.min
+
     /// Ctrl-C ended the run early; `measuredSeconds` is then the window actually measured.
     var interrupted = false
     /// The measuring window in seconds of an interrupted run (the longest of its processes).
@@ -173,6 +186,10 @@ struct RunTotals: Sendable {
         firstPublish = min(firstPublish, other.firstPublish)
         lastDelivery = max(lastDelivery, other.lastDelivery)
         statuses.merge(other.statuses, uniquingKeysWith: +)
+        closesStarted += other.closesStarted
+        cleanCloses += other.cleanCloses
+        closeStart = min(closeStart, other.closeStart)
+        lastCleanClose = max(lastCleanClose, other.lastCleanClose)
         interrupted = interrupted || other.interrupted
         measuredSeconds = max(measuredSeconds, other.measuredSeconds)
         cpuSeconds += other.cpuSeconds
@@ -188,6 +205,12 @@ struct RunTotals: Sendable {
     var fanoutMilliseconds: Double {
         guard firstPublish != .max, lastDelivery != .min, lastDelivery >= firstPublish else { return 0 }
         return Double(lastDelivery - firstPublish) / 1e6
+    }
+
+    /// Seconds from the first close frame sent to the last clean close.
+    var closeSeconds: Double {
+        guard closeStart != .max, lastCleanClose != .min, lastCleanClose >= closeStart else { return 0 }
+        return Double(lastCleanClose - closeStart) / 1e9
     }
 
     // MARK: Between processes
@@ -206,6 +229,10 @@ struct RunTotals: Sendable {
             ("first_publish_ns", .int(Int(firstPublish))),
             ("last_delivery_ns", .int(Int(lastDelivery))),
             ("statuses", statusesJSON),
+            ("closes_started", .int(closesStarted)),
+            ("clean_closes", .int(cleanCloses)),
+            ("close_start_ns", .int(Int(closeStart))),
+            ("last_clean_close_ns", .int(Int(lastCleanClose))),
             ("interrupted", .bool(interrupted)),
             ("measured_s", .double(measuredSeconds)),
             ("cpu_s", .double(cpuSeconds)),
@@ -234,6 +261,10 @@ struct RunTotals: Sendable {
                 if let code = Int(code), let count = count.intValue { statuses[code, default: 0] += count }
             }
         }
+        closesStarted = child["closes_started"]?.intValue ?? 0
+        cleanCloses = child["clean_closes"]?.intValue ?? 0
+        closeStart = Int64(child["close_start_ns"]?.intValue ?? Int(Int64.max))
+        lastCleanClose = Int64(child["last_clean_close_ns"]?.intValue ?? Int(Int64.min))
         interrupted = child["interrupted"] == .bool(true)
         measuredSeconds = child["measured_s"]?.doubleValue ?? 0
         cpuSeconds = child["cpu_s"]?.doubleValue ?? 0

@@ -91,6 +91,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// connection ended without a closing handshake. Called exactly once.
     open func didClose(code: CloseCode, reason: String) {}
 
+    /// The peer's close frame arrived: its code (1005 when it had none) and reason; called
+    /// before ``didClose(code:reason:)``, whichever side began the closing handshake. After
+    /// ``close(code:reason:)`` it is the only sign that the peer answered: `didClose` then
+    /// reports our own code.
+    open func didReceiveClose(code: CloseCode, reason: String) {}
+
     // MARK: Sending
 
     /// Sends a message. Returns `.dropped` when the connection's send buffer is full and the
@@ -410,11 +416,12 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     /// The closing handshake is complete: the server closes TCP first (RFC 6455 §7.1.1); a
     /// client waits for it, within the close timeout.
     private func finishClosingHandshake() {
-        if context.role == .server {
-            closeTransport()
-        } else {
-            startCloseTimer()
-        }
+        guard context.role == .server else { return startCloseTimer() }
+        closeTransport()
+        // The TCP close waits for output the peer has not read yet. After the peer's close
+        // no other timer is running (closing first starts one): without this one, a peer that
+        // sent its close and stopped reading would hold the connection and its backlog forever.
+        if case .closing = phase, extras?.timer == nil { startCloseTimer() }
     }
 
     // MARK: Receiving
@@ -508,8 +515,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             closeCode = code ?? .noStatusReceived
             closeReason = String(decoding: reason, as: UTF8.self)
             phase = .closing
+            didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
             finishClosingHandshake()
         case .closing:
+            didReceiveClose(code: code ?? .noStatusReceived, reason: String(decoding: reason, as: UTF8.self))
             finishClosingHandshake()
         case .idle, .handshaking, .closed:
             break

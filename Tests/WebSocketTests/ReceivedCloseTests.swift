@@ -1,0 +1,139 @@
+import Dispatch
+import Glibc
+import Synchronization
+import Testing
+import TestSupport
+@testable import Reactor
+@_spi(Internals) @testable import WebSocket
+
+/// The close frames and the final close codes that one side saw.
+final class CloseRecord: Sendable {
+    let opened = Atomic<Int>(0)
+    let received = Mutex<[(code: CloseCode, reason: String)]>([])
+    let closed = Mutex<[CloseCode]>([])
+}
+
+/// Records `didReceiveClose` and `didClose`; closes with `closing` once open, if given.
+final class CloseRecordingSocket: WebSocket, @unchecked Sendable {
+    let record: CloseRecord
+    let closing: (code: CloseCode, reason: String)?
+
+    init(context: WebSocketContext, record: CloseRecord, closing: (code: CloseCode, reason: String)? = nil) {
+        self.record = record
+        self.closing = closing
+        super.init(context: context)
+    }
+
+    override func didOpen() {
+        record.opened.add(1, ordering: .relaxed)
+        if let closing { close(code: closing.code, reason: closing.reason) }
+    }
+
+    override func didReceiveClose(code: CloseCode, reason: String) {
+        record.received.withLock { $0.append((code, reason)) }
+    }
+
+    override func didClose(code: CloseCode, reason: String) {
+        record.closed.withLock { $0.append(code) }
+    }
+}
+
+/// `didReceiveClose` tells the side that began the closing handshake that the peer answered
+/// (its `didClose` reports its own code either way), and the peer what it was sent.
+@Suite struct ReceivedCloseTests {
+    @Test func bothSidesSeeThePeersCloseFrame() throws {
+        let serverSide = CloseRecord()
+        let server = try TestServer { _ in .upgrade { CloseRecordingSocket(context: $0, record: serverSide) } }
+        defer { server.stop() }
+        let client = try LoopThread()
+        defer { client.stop() }
+        let clientSide = CloseRecord()
+        try client.sync {
+            let socket = CloseRecordingSocket(
+                context: WebSocketContext(loop: client.loop, role: .client), record: clientSide, closing: (CloseCode(4000), "done"))
+            try socket.connect(to: WebSocketURL("ws://127.0.0.1:\(server.port)/"))
+        }
+        #expect(waitUntil(seconds: 10) { clientSide.closed.withLock { !$0.isEmpty } && serverSide.closed.withLock { !$0.isEmpty } })
+        // The server answers with the code it was sent, without a reason.
+        #expect(clientSide.received.withLock { $0.map(\.code) } == [CloseCode(4000)])
+        #expect(clientSide.received.withLock { $0.map(\.reason) } == [""])
+        #expect(clientSide.closed.withLock { $0 } == [CloseCode(4000)])
+        #expect(serverSide.received.withLock { $0.map(\.code) } == [CloseCode(4000)])
+        #expect(serverSide.received.withLock { $0.map(\.reason) } == ["done"])
+        #expect(serverSide.closed.withLock { $0 } == [CloseCode(4000)])
+    }
+
+    /// Clients closing all at once, against a server that may close one socket per loop
+    /// iteration: every close waiting for a later iteration still answers first.
+    @Test func everyClientOfACloseStormHearsTheServersAnswer() throws {
+        var options = EventLoop.Options()
+        options.closesPerIteration = 1
+        let server = try TestServer(loopOptions: options) { _ in .upgrade { EchoSocket(context: $0) } }
+        defer { server.stop() }
+        let client = try LoopThread()
+        defer { client.stop() }
+        let clientCount = 200
+        let clientSide = CloseRecord()
+        let sockets = try client.sync {
+            let context = WebSocketContext(loop: client.loop, role: .client)
+            return try (0..<clientCount).map { _ in
+                let socket = CloseRecordingSocket(context: context, record: clientSide)
+                try socket.connect(to: WebSocketURL("ws://127.0.0.1:\(server.port)/"))
+                return UncheckedBox(socket)
+            }
+        }
+        #expect(waitUntil(seconds: 30) { clientSide.opened.load(ordering: .relaxed) == clientCount })
+        // The server's loop waits while every close frame is sent, so that it finds them all
+        // in one iteration, with one close turn.
+        let paused = DispatchSemaphore(value: 0)
+        let resume = DispatchSemaphore(value: 0)
+        server.thread.loop.execute {
+            paused.signal()
+            resume.wait()
+        }
+        paused.wait()
+        try client.sync { for socket in sockets { socket.value.close() } }
+        resume.signal()
+
+        #expect(waitUntil(seconds: 30) { clientSide.closed.withLock { $0.count } == clientCount })
+        #expect(clientSide.received.withLock { $0.count } == clientCount)
+        #expect(clientSide.received.withLock { $0.allSatisfy { $0.code == .normalClosure } })
+        #expect(waitUntil(seconds: 30) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+        #expect(try server.thread.sync { server.thread.loop.closesDeferred } > 0)
+    }
+}
+
+/// Sends until its send buffer is full (dropping what does not fit), once open.
+final class FloodingSocket: WebSocket, @unchecked Sendable {
+    override func didOpen() {
+        let chunk = [UInt8](repeating: 7, count: 16 * 1024)
+        while case .sent = send(chunk, kind: .binary) {}
+    }
+}
+
+extension ReceivedCloseTests {
+    /// The server's answer to a close waits behind output the peer does not read: the close
+    /// timeout must end the connection, as it does when the server closes first.
+    @Test func aPeerThatClosesAndStopsReadingIsDroppedAtTheCloseTimeout() throws {
+        var configuration = WebSocketConfiguration()
+        configuration.maxBufferedAmount = 256 * 1024
+        configuration.slowConsumerPolicy = .dropMessages
+        configuration.closeTimeoutMilliseconds = 300
+        let server = try TestServer(configuration: configuration) { _ in .upgrade { FloodingSocket(context: $0) } }
+        defer { server.stop() }
+        let fd = try rawUpgrade(port: server.port)
+        defer { close(fd) }
+        _ = readUpgradeResponse(fd)
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.context.queuedOutboundBytes }) ?? 0 > 0 })
+
+        writeAll(fd, maskedFrame(0x8, [0x03, 0xE8]))  // and never read again
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+        #expect(try server.thread.sync { server.thread.loop.pool.blocksInUse } == 0)
+    }
+}
+
+/// Carries a loop-confined object out of `LoopThread.sync`, to be used on that loop again.
+struct UncheckedBox<Value: AnyObject>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
