@@ -23,10 +23,11 @@ public final class EventLoop: @unchecked Sendable {
         public var readsPerIteration = 4
         /// Events taken from epoll per `epoll_wait`.
         public var eventsPerWait = 1024
-        /// Turns that connections still in their handshake (TLS, HTTP upgrade) get per
-        /// iteration, through ``EventLoop/takeHandshakeTurn()``. The rest wait for the next
-        /// iteration on the ready list: a storm of new connections, each costing tens of
-        /// microseconds, would otherwise hold up the open connections for tens of milliseconds.
+        /// Turns that connections in a handshake (TLS, HTTP upgrade, a WebSocket server's
+        /// answer to a close frame) get per iteration, through ``EventLoop/takeHandshakeTurn()``.
+        /// The rest wait for the next iteration on the ready list: a storm of connections
+        /// arriving or leaving, each costing tens of microseconds, would otherwise hold up the
+        /// open connections for tens of milliseconds.
         public var handshakesPerIteration = 128
         /// Connection sockets closed per iteration. The rest of the descriptors wait, already
         /// forgotten by the loop and their connections, for the first turns of the next

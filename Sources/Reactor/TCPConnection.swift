@@ -59,6 +59,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
     @exclusivity(unchecked)
     private var outputShutdownRequested = false
+    /// Waiting on the ready list for a handshake turn (`waitForHandshakeTurn()`).
+    @exclusivity(unchecked)
+    private var waitsForTurn = false
     /// Output the kernel has not taken yet: owned copies and shared ranges, in order.
     @usableFromInline @exclusivity(unchecked)
     final var sendQueue = SendQueue()
@@ -81,6 +84,9 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// Bytes arrived. `bytes` points into the loop's shared receive buffer: valid only during
     /// this call, and writable, so a parser may transform it in place.
     open func received(_ bytes: UnsafeMutableRawBufferPointer) {}
+
+    /// The turn asked for with ``waitForHandshakeTurn()`` has come.
+    open func handshakeTurn() {}
 
     /// The peer shut down its sending side. The default closes the connection.
     open func endOfInput() {
@@ -473,6 +479,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         // Outbound connections count once connected; accepted ones from the start.
         let wasCounted = state != .connecting
         state = .closed
+        waitsForTurn = false
         if isCorked { loop.corkCount = 0 }
         let descriptor = fd
         loop.forget(self)
@@ -525,6 +532,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// handshake, flushes pending output when writable, and reads until `EAGAIN` (or the
     /// per-iteration budget) when readable. Subclasses override the callbacks, not this.
     open override func handleEvents(_ events: IOEvents) {
+        if waitsForTurn { return takeWaitedTurn() }
         switch state {
         case .connecting: return finishConnect()
         case .handshaking: return continueHandshake()
@@ -537,6 +545,23 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { peerHasClosed = true }
             readAvailable()
         }
+    }
+
+    /// Puts off work that costs as much as a handshake (e.g. answering a close: a send, which
+    /// on loopback also runs the peer's side of TCP) until the loop has a turn for it (see
+    /// `EventLoop.Options.handshakesPerIteration`): ``handshakeTurn()`` is called then, from
+    /// the ready list. Events that arrive meanwhile wait too: after the turn the connection
+    /// sends what is pending and reads what is there, as if told it was readable and writable.
+    public final func waitForHandshakeTurn() {
+        waitsForTurn = true
+        loop.markReady(self)
+    }
+
+    private func takeWaitedTurn() {
+        guard loop.takeHandshakeTurn() else { return loop.markReady(self) }
+        waitsForTurn = false
+        handshakeTurn()
+        handleEvents([.readable, .writable])
     }
 
     /// Reads until the socket is drained, or until this connection has had its share for

@@ -22,6 +22,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         /// Client only: TCP connect and HTTP upgrade in progress (`ConnectionExtras.clientUpgrade`).
         case handshaking
         case open
+        /// Server only: the peer's close frame arrived and the answer waits for one of the
+        /// loop's handshake turns (`waitForHandshakeTurn()`).
+        case closeAnswerDue
         /// A close frame has been sent (by either side's initiative); data is no longer sent.
         case closing
         case closed
@@ -346,7 +349,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .handshaking:
             phase = .closed
             closeTransport()
-        case .idle, .closing, .closed:
+        case .idle, .closeAnswerDue, .closing, .closed:
             return
         }
     }
@@ -408,7 +411,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .closing:
             // The peer never finished the closing handshake (or never read our close): give up.
             reset()
-        case .idle, .open, .closed:
+        case .idle, .open, .closeAnswerDue, .closed:
             break
         }
     }
@@ -467,7 +470,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var keepsParsing: Bool {
         switch phase {
         case .open, .closing: isOpen
-        case .idle, .handshaking, .closed: false
+        case .idle, .handshaking, .closeAnswerDue, .closed: false
         }
     }
 
@@ -510,20 +513,40 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     fileprivate func receivedClose(code: CloseCode?, reason: UnsafeRawBufferPointer) -> Bool {
         switch phase {
         case .open:
-            // Answer with the same code (an empty close when the peer sent none).
-            sendCloseFrame(code: code, reason: "")
             closeCode = code ?? .noStatusReceived
             closeReason = String(decoding: reason, as: UTF8.self)
-            phase = .closing
+            // Answering costs a send, which on loopback also runs the peer's side of TCP: when
+            // thousands of clients close at once, a server answers a turn's worth per
+            // iteration and the open connections are not held up behind the rest.
+            let answerNow = context.role == .client || loop.takeHandshakeTurn()
+            if answerNow {
+                sendCloseAnswer()
+            } else {
+                phase = .closeAnswerDue
+                waitForHandshakeTurn()
+            }
             didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
-            finishClosingHandshake()
+            if answerNow { finishClosingHandshake() }
         case .closing:
             didReceiveClose(code: code ?? .noStatusReceived, reason: String(decoding: reason, as: UTF8.self))
             finishClosingHandshake()
-        case .idle, .handshaking, .closed:
+        case .idle, .handshaking, .closeAnswerDue, .closed:
             break
         }
         return false
+    }
+
+    /// Answers the peer's close frame with the same code (an empty close when it sent none).
+    private func sendCloseAnswer() {
+        sendCloseFrame(code: closeCode == .noStatusReceived ? nil : closeCode, reason: "")
+        phase = .closing
+    }
+
+    /// The close frame's answer waited for this turn. Internal to the protocol.
+    public final override func handshakeTurn() {
+        guard case .closeAnswerDue = phase else { return }
+        sendCloseAnswer()
+        finishClosingHandshake()
     }
 
     // MARK: TCP events
@@ -537,7 +560,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         case .idle:
             // Server side: the upgrade response is already on its way.
             opened()
-        case .open, .closing, .closed:
+        case .open, .closeAnswerDue, .closing, .closed:
             break
         }
     }
@@ -566,7 +589,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     public final override func closed(_ reason: CloseReason) {
         let wasOpen: Bool
         switch phase {
-        case .open, .closing: wasOpen = true
+        case .open, .closeAnswerDue, .closing: wasOpen = true
         case .idle, .handshaking, .closed: wasOpen = false
         }
         phase = .closed
