@@ -7,6 +7,8 @@ final class PushEndpoint: Sendable {
     let commandLimits: JSONLimits
     let maxSubscriptionsPerConnection: Int
     let maxConsecutiveErrors: Int
+    /// The shared routes of the raw `/topics/NAME` connections.
+    let rawTopicRoutes = RawTopicRoutes()
 
     init(hub: TopicHub, configuration: PushConfiguration) {
         self.hub = hub

@@ -7,32 +7,6 @@ import Testing
 /// these tests check, after every step of a long random sequence, that each kept index
 /// still points at its connection and that the registry agrees with a plain model.
 @Suite struct TopicRegistryTests {
-    /// A long name is a heap allocation per copy: a connection that keeps its topic's name
-    /// takes the registry's copy once subscribed (`RawTopicSocket` does), so a million
-    /// subscribers of one topic share one.
-    @Test func subscribersShareTheRegistrysCopyOfALongName() throws {
-        let loop = try EventLoop()
-        let context = WebSocketContext(loop: loop, role: .server)
-        let first = WebSocket(context: context)
-        let second = WebSocket(context: context)
-        let prefix = "a-topic-name-well-beyond-fifteen-bytes-"
-        let firstName = prefix + "\(1)"
-        let secondName = prefix + "\(1)"
-        #expect(Self.storage(of: firstName) != Self.storage(of: secondName))
-        #expect(context.sharedTopicName(secondName) == secondName)  // no topic yet: unchanged
-        first.subscribe(firstName)
-        second.subscribe(secondName)
-        let shared = context.sharedTopicName(secondName)
-        #expect(shared == secondName)
-        #expect(Self.storage(of: shared) == Self.storage(of: firstName))
-        context.topics.unsubscribeAll(first) { _ in }
-        context.topics.unsubscribeAll(second) { _ in }
-    }
-
-    private static func storage(of name: String) -> UnsafeRawPointer? {
-        name.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
-    }
-
     @Test func membershipsFollowEverySubscribeUnsubscribeAndClose() throws {
         let loop = try EventLoop()
         let context = WebSocketContext(loop: loop, role: .server)

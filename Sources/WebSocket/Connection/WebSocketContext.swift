@@ -143,13 +143,6 @@ public final class WebSocketContext: @unchecked Sendable {
         if topics.subscribe(socket, to: topic) { broker?.subscribe(self, to: topic) }
     }
 
-    /// The name as this loop's topic registry keeps it, when the topic has subscribers here:
-    /// a connection that keeps its topic's name can share the registry's storage instead of
-    /// holding a copy of its own (a name of more than 15 bytes is a heap allocation).
-    package func sharedTopicName(_ name: String) -> String {
-        topics.storedName(name) ?? name
-    }
-
     func unsubscribe(_ socket: WebSocket, from topic: String) {
         if topics.unsubscribe(socket, from: topic) { broker?.unsubscribe(self, from: topic) }
     }

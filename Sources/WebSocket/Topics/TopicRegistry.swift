@@ -37,11 +37,6 @@ final class TopicRegistry {
         topics[name]?.subscribers.count ?? 0
     }
 
-    /// The registry's own copy of `name`, if the topic exists.
-    func storedName(_ name: String) -> String? {
-        topics[name]?.name
-    }
-
     /// Adds `socket` to the subscribers of `name`. True when it is the topic's first
     /// subscriber on this loop (the broker is then told).
     func subscribe(_ socket: WebSocket, to name: String) -> Bool {
