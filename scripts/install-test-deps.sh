@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on Debian 12, as root: the headers of the C
 # libraries the shim links (OpenSSL, zlib, hiredis), the openssl and curl tools, redis-server
-# for the backplane tests, Chromium and a font for the browser tests, and the Python packages
-# (PyJWT is also used by the Swift token tests).
+# for the backplane tests, Chromium and a font for the browser tests, valgrind for the
+# deployment build's start-up profile, and the Python packages (PyJWT is also used by the
+# Swift token tests).
 # Idempotent, and quick when everything is already there.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(libssl-dev openssl zlib1g-dev curl chromium fonts-dejavu-core libhiredis-dev redis-server)
+APT_PACKAGES=(libssl-dev openssl zlib1g-dev curl chromium fonts-dejavu-core libhiredis-dev redis-server valgrind)
 PYTHON=${PYTHON:-python3}
 REQUIREMENTS=Tests/Interop/requirements.txt
 
