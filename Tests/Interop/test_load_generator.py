@@ -278,3 +278,17 @@ def test_push_with_a_token_reaches_ws_and_raw_connections(pushwave_load_bin, tok
     assert result.returncode == 0, result.stderr
     report = last_json(result.stdout)
     assert report["deliveries"] == report["expected_deliveries"] == 20 * 50 and report["error_total"] == 0, report
+
+
+@pytest.mark.parametrize("path", ["/echo", "/topics/leaving"])
+def test_connect_measure_close_sees_every_answer(pushwave_load_bin, echo_server, path):
+    """connect --measure-close: 400 connections send their close frames at once (more than
+    one loop iteration answers), and every one gets the server's 1000 and then its FIN."""
+    result = run_load(pushwave_load_bin, [
+        "connect", "--url", echo_server.ws_url(path), "--connections", "400", "--in-flight", "64",
+        "--duration", "0.5", "--threads", "1", "--measure-close", "--close-timeout", "60", "--json"])
+    assert result.returncode == 0, result.stderr
+    report = last_json(result.stdout)
+    assert report["connected"] == 400 and report["error_total"] == 0, report
+    assert report["closes_started"] == 400 and report["clean_closes"] == 400, report
+    assert report["closes_per_second"] > 0, report
