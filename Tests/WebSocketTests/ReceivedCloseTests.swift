@@ -137,6 +137,52 @@ extension ReceivedCloseTests {
     }
 }
 
+extension ReceivedCloseTests {
+    /// Close frames that find the loop's turns used up wait for later iterations; output
+    /// queued before them (the peers were not reading) still goes out first, then the answer,
+    /// then the end of TCP.
+    @Test func aDeferredAnswerFollowsTheOutputQueuedBeforeIt() throws {
+        var options = EventLoop.Options()
+        options.handshakesPerIteration = 1
+        var configuration = WebSocketConfiguration()
+        configuration.maxBufferedAmount = 256 * 1024
+        configuration.slowConsumerPolicy = .dropMessages
+        let server = try TestServer(configuration: configuration, loopOptions: options) { _ in
+            .upgrade { FloodingSocket(context: $0) }
+        }
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try rawUpgrade(port: server.port) }
+        defer { for fd in clients { close(fd) } }
+        for fd in clients { #expect(readUpgradeResponse(fd).hasPrefix("HTTP/1.1 101")) }
+        // Every connection has filled its socket and queued the rest.
+        #expect(waitUntil(seconds: 10) {
+            (try? server.thread.sync { server.context.queuedOutboundBytes }) ?? 0 >= clients.count * 16 * 1024
+        })
+        let deferredBefore = try server.thread.sync { server.thread.loop.handshakeTurnsDeferred }
+        let paused = DispatchSemaphore(value: 0)
+        let resume = DispatchSemaphore(value: 0)
+        server.thread.loop.execute {
+            paused.signal()
+            resume.wait()
+        }
+        paused.wait()
+        for fd in clients { writeAll(fd, maskedFrame(0x8, [0x03, 0xE8])) }
+        resume.signal()
+        #expect(waitUntil(seconds: 10) {
+            ((try? server.thread.sync { server.thread.loop.handshakeTurnsDeferred }) ?? 0) > deferredBefore
+        })
+
+        for fd in clients {
+            let run = parseFrames(readToEnd(fd, seconds: 30), role: .client)
+            #expect(run.outcome == .needMoreBytes && !run.isHoldingBytes, "the stream ends on a frame boundary")
+            #expect(run.events.count > 1)
+            #expect(run.events.dropLast().allSatisfy { if case .message(.binary, let payload) = $0 { payload.count == 16 * 1024 } else { false } })
+            #expect(run.events.last == .close(.normalClosure, []))
+        }
+        #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
+    }
+}
+
 /// Carries a loop-confined object out of `LoopThread.sync`, to be used on that loop again.
 struct UncheckedBox<Value: AnyObject>: @unchecked Sendable {
     let value: Value
