@@ -89,15 +89,7 @@ final class CloseRecordingSocket: WebSocket, @unchecked Sendable {
         let deferredBefore = try server.thread.sync { server.thread.loop.handshakeTurnsDeferred }
         // The server's loop waits while every close frame is sent, so that it finds them all
         // in one iteration, with one close turn.
-        let paused = DispatchSemaphore(value: 0)
-        let resume = DispatchSemaphore(value: 0)
-        server.thread.loop.execute {
-            paused.signal()
-            resume.wait()
-        }
-        paused.wait()
-        try client.sync { for socket in sockets { socket.value.close() } }
-        resume.signal()
+        try whileHeld(server.thread.loop) { try client.sync { for socket in sockets { socket.value.close() } } }
 
         #expect(waitUntil(seconds: 30) { clientSide.closed.withLock { $0.count } == clientCount })
         #expect(clientSide.received.withLock { $0.count } == clientCount)
@@ -159,15 +151,7 @@ extension ReceivedCloseTests {
             (try? server.thread.sync { server.context.queuedOutboundBytes }) ?? 0 >= clients.count * 16 * 1024
         })
         let deferredBefore = try server.thread.sync { server.thread.loop.handshakeTurnsDeferred }
-        let paused = DispatchSemaphore(value: 0)
-        let resume = DispatchSemaphore(value: 0)
-        server.thread.loop.execute {
-            paused.signal()
-            resume.wait()
-        }
-        paused.wait()
-        for fd in clients { writeAll(fd, maskedFrame(0x8, [0x03, 0xE8])) }
-        resume.signal()
+        whileHeld(server.thread.loop) { for fd in clients { writeAll(fd, maskedFrame(0x8, [0x03, 0xE8])) } }
         #expect(waitUntil(seconds: 10) {
             ((try? server.thread.sync { server.thread.loop.handshakeTurnsDeferred }) ?? 0) > deferredBefore
         })
@@ -181,6 +165,20 @@ extension ReceivedCloseTests {
         }
         #expect(waitUntil(seconds: 10) { (try? server.thread.sync { server.thread.loop.connectionCount }) == 0 })
     }
+}
+
+/// Runs `body` while `loop` is held in one of its tasks, so that everything `body` makes its
+/// peers send is there for the loop's next iteration at once.
+private func whileHeld(_ loop: EventLoop, _ body: () throws -> Void) rethrows {
+    let held = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    loop.execute {
+        held.signal()
+        release.wait()
+    }
+    held.wait()
+    defer { release.signal() }
+    try body()
 }
 
 /// Carries a loop-confined object out of `LoopThread.sync`, to be used on that loop again.
