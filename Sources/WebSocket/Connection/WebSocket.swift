@@ -518,15 +518,15 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
             // Answering costs a send, which on loopback also runs the peer's side of TCP: when
             // thousands of clients close at once, a server answers a turn's worth per
             // iteration and the open connections are not held up behind the rest.
-            let answerNow = context.role == .client || loop.takeHandshakeTurn()
-            if answerNow {
-                sendCloseAnswer()
-            } else {
+            if context.role == .server, !loop.takeHandshakeTurn() {
                 phase = .closeAnswerDue
+                didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
                 waitForHandshakeTurn()
+            } else {
+                sendCloseAnswer()
+                didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
+                finishClosingHandshake()
             }
-            didReceiveClose(code: code ?? .noStatusReceived, reason: closeReason)
-            if answerNow { finishClosingHandshake() }
         case .closing:
             didReceiveClose(code: code ?? .noStatusReceived, reason: String(decoding: reason, as: UTF8.self))
             finishClosingHandshake()

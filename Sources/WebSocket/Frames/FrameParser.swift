@@ -158,7 +158,7 @@ struct FrameParser {
                 return .failed(error)
             }
         } else {
-                let rules = input.rules
+            let rules = input.rules
             let previouslyKept = partialHeader.count
             let taken = partialHeader.append(input.current, available: input.remaining)
             switch partialHeader.withBytes({ decodeHeader($0, rules) }) {
