@@ -532,7 +532,12 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// handshake, flushes pending output when writable, and reads until `EAGAIN` (or the
     /// per-iteration budget) when readable. Subclasses override the callbacks, not this.
     open override func handleEvents(_ events: IOEvents) {
-        if waitsForTurn { return takeWaitedTurn() }
+        if waitsForTurn {
+            // The read after the turn must go on to the end of input if the peer closed meanwhile:
+            // its FIN will not be reported again.
+            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { peerHasClosed = true }
+            return takeWaitedTurn()
+        }
         switch state {
         case .connecting: return finishConnect()
         case .handshaking: return continueHandshake()
