@@ -12,11 +12,12 @@ import Testing
         let context = WebSocketContext(loop: loop, role: .server)
         let socket = WebSocket(context: context)
         let bytes = pw_allocation_size(Unmanaged.passUnretained(socket).toOpaque())
-        // 152 usable bytes: a 160-byte block. The fields are ordered to pack without padding
-        // (see `WebSocket`); the send queue is one pointer while empty, pings and idle
-        // timeouts live in the context's `KeepaliveSweep` rather than in a timer per connection,
-        // the frame parser's role and limits in the context (`FrameRules`), a client's upgrade
-        // in progress in the extras.
+        // 148 bytes in a 160-byte block (152 usable). The fields are ordered to pack without
+        // padding (see `WebSocket`); the send queue is one pointer while empty, pings and idle
+        // timeouts come from the context's `KeepaliveSweep`, which walks the loop's
+        // registrations rather than keeping a timer or a list slot per connection, the frame
+        // parser's role and limits are the context's (`FrameRules`), a client's upgrade in
+        // progress waits in the extras.
         #expect(bytes <= 152, "an idle WebSocket object takes \(bytes) bytes")
     }
 }

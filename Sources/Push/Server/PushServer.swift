@@ -24,6 +24,8 @@ public final class PushServer: Sendable {
     public let hub: TopicHub
     public let websocket: WebSocketServer
     private let endpoint: PushEndpoint
+    /// What every `/ws` connection without a token shares.
+    private let tokenlessAccess: PushAccess
     private let api: PublishAPI
     private let minter: DemoTokenMinter?
     private let fallback: @Sendable (ServerRequest) -> ServerResponse?
@@ -39,6 +41,7 @@ public final class PushServer: Sendable {
         let rules = configuration.history
         hub = TopicHub(history: HistoryStore(maxBytes: configuration.historyMaxBytes, limits: { HistoryRule.limits(for: $0, in: rules) }))
         endpoint = PushEndpoint(hub: hub, configuration: configuration)
+        tokenlessAccess = PushAccess.tokenless(endpoint)
         api = PublishAPI(hub: hub, keys: configuration.apiKeys)
         minter = configuration.demoTokens ? configuration.tokens?.secrets.keys.first.map {
             DemoTokenMinter(secret: $0, topics: ["chat", "chat.*"], lifetimeSeconds: 3600)
@@ -95,7 +98,9 @@ public final class PushServer: Sendable {
         if path.hasPrefix("/api/") { return api.respond(to: request) }
         switch path {
         case "/ws":
-            return upgrade(request, topic: nil) { [endpoint] context, token in PushSocket(context: context, endpoint: endpoint, token: token) }
+            return upgrade(request, topic: nil) { [endpoint, tokenlessAccess] context, token in
+                PushSocket(context: context, access: token.map { PushAccess(endpoint: endpoint, token: $0) } ?? tokenlessAccess)
+            }
         case "/chat":
             return rawTopic("chat", request)
         case "/demo/token" where minter != nil:

@@ -4,10 +4,10 @@ import WebSocket
 /// A connection speaking the `/ws` protocol (PROTOCOL.md in Push/Protocol): many
 /// subscriptions with offsets and recovery, publishing where the token allows it.
 ///
-/// Per connection it keeps only its subscriptions (one small dictionary entry each) and, when
-/// it has a token, what the token grants (out of line: a connection without one pays a
-/// pointer); messages reach it through the loop's topic registry like any subscriber's, as
-/// envelopes encoded once per publish.
+/// Per connection it keeps only its subscriptions (one small dictionary entry each) and one
+/// reference to its endpoint and what its token grants (``PushAccess``, shared by the
+/// connections without a token); messages reach it through the loop's topic registry like
+/// any subscriber's, as envelopes encoded once per publish.
 final class PushSocket: WebSocket, @unchecked Sendable {
     private enum Subscription {
         /// Asked for; the hub's start (with the recovery) is on its way to this loop.
@@ -16,41 +16,20 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         case active
     }
 
-    /// What a token grants the connection (only what is checked after the handshake: the
-    /// token's patterns and expiry), and the timer that ends it when it expires.
-    private final class Grant {
-        let subscribePatterns: [TopicPattern]
-        let publishPatterns: [TopicPattern]
-        let expiresAt: Double?
-        var expiryTimer: TimerHandle?
-
-        init(_ token: ConnectionToken) {
-            subscribePatterns = token.subscribePatterns
-            publishPatterns = token.publishPatterns
-            expiresAt = token.expiresAt
-        }
-
-        func maySubscribe(_ topic: String) -> Bool {
-            subscribePatterns.grants(topic)
-        }
-
-        func mayPublish(_ topic: String) -> Bool {
-            publishPatterns.grants(topic)
-        }
-    }
-
-    private let endpoint: PushEndpoint
-    /// Nil without a token.
-    private var grant: Grant?
-    private var subscriptions: [String: Subscription] = [:]
+    // Ordered to pack: the 4-byte field first fills the end of `WebSocket`'s 148 bytes.
     /// Bad commands in a row (saturating); too many close the connection.
     private var consecutiveErrors: UInt32 = 0
+    /// The endpoint and what the token grants; a `refresh` replaces it.
+    private var access: PushAccess
+    private var subscriptions: [String: Subscription] = [:]
 
-    init(context: WebSocketContext, endpoint: PushEndpoint, token: ConnectionToken?) {
-        self.endpoint = endpoint
-        grant = token.map(Grant.init)
+    /// `access`: the server's shared tokenless one, or one made from the connection's token.
+    init(context: WebSocketContext, access: PushAccess) {
+        self.access = access
         super.init(context: context)
     }
+
+    private var endpoint: PushEndpoint { access.endpoint }
 
     override func didOpen() {
         scheduleExpiry()
@@ -93,7 +72,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     }
 
     private func subscribe(_ topic: String, since: StreamPosition?, id: JSON?) throws(CommandError) {
-        guard grant?.maySubscribe(topic) ?? true else { throw .notAllowed }
+        guard access.maySubscribe(topic) else { throw .notAllowed }
         guard subscriptions[topic] == nil else { throw .badCommand("already subscribed to \"\(topic)\"") }
         guard subscriptions.count < endpoint.maxSubscriptionsPerConnection else { throw .tooManySubscriptions }
         subscriptions[topic] = .starting
@@ -133,7 +112,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     }
 
     private func publish(_ topic: String, data: JSON, id: JSON?) throws(CommandError) {
-        guard grant.map({ $0.mayPublish(topic) }) ?? endpoint.openPublishing else { throw .notAllowed }
+        guard access.mayPublish(topic) else { throw .notAllowed }
         var fields: [(String, JSON)] = [("op", .string("published")), ("topic", .string(topic))]
         switch endpoint.hub.submit(topic, payload: Array(data.serialized.utf8), kind: .text) {
         case .published(let position, _):
@@ -151,7 +130,7 @@ final class PushSocket: WebSocket, @unchecked Sendable {
         do throws(TokenError) {
             let token = try verifier.verify(text)
             cancelExpiry()
-            grant = Grant(token)
+            access = PushAccess(endpoint: endpoint, token: token)
         } catch {
             throw .badCommand("token refused: \(error.reason)")
         }
@@ -176,20 +155,20 @@ final class PushSocket: WebSocket, @unchecked Sendable {
     /// Closes the connection with 4401 when its token expires (a `refresh` moves it on).
     private func scheduleExpiry() {
         cancelExpiry()
-        guard let grant, let expiresAt = grant.expiresAt else { return }
+        guard let expiresAt = access.expiresAt else { return }
         // The verifier's leeway for clock skew applies here too: a token it accepted as not
         // yet expired lives as long.
         let leeway = endpoint.tokens?.leeway ?? 0
         let milliseconds = max(0, Int64((expiresAt + leeway - WallClock.seconds()) * 1000))
-        grant.expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
-            self?.grant?.expiryTimer = nil
+        access.expiryTimer = loop.schedule(afterMilliseconds: milliseconds) { [weak self] in
+            self?.access.expiryTimer = nil
             self?.close(code: PushCloseCode.tokenExpired, reason: "token expired")
         }
     }
 
     private func cancelExpiry() {
-        guard let grant, let timer = grant.expiryTimer else { return }
+        guard let timer = access.expiryTimer else { return }
         _ = loop.cancel(timer)
-        grant.expiryTimer = nil
+        access.expiryTimer = nil
     }
 }

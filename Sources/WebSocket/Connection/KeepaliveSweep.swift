@@ -4,23 +4,24 @@ import Reactor
 /// periodic sweep instead of a timer per connection.
 ///
 /// A timer per connection cost a timer-wheel entry (48 bytes, plus the array's spare room)
-/// for every idle connection, and one cancel and reschedule per interval; the sweep costs
-/// an array slot (8 bytes) and a 4-byte index kept in the connection. Every `period` it
-/// visits the open connections and each decides from its last input whether to ping, to
-/// give up on the peer, or to close for idleness (``WebSocket/keepaliveCheck(now:)``).
+/// for every idle connection, and one cancel and reschedule per interval; a list of the
+/// watched connections still cost a slot (8 bytes, plus the array's spare room) and an index
+/// in each. The sweep keeps nothing per connection: every `period` it walks the loop's
+/// registrations, which hold every open connection already, and each open connection of
+/// its context decides from its last input whether to ping, to give up on the peer, or to
+/// close for idleness (``WebSocket/keepaliveCheck(now:)``).
 ///
 /// The period is a quarter of the shortest interval, at most a second, so a ping goes out
 /// between one interval and one interval plus a quarter after the last input, and the
 /// peer then has at least three quarters of an interval to answer (the connection is
 /// dropped once two intervals passed without input). Visiting 20,000 connections takes a
-/// few tens of microseconds once a second.
+/// few hundred microseconds once a second. The timer runs while the context has open
+/// connections: a connection that opens starts it, a sweep that finds none stops it.
 ///
 /// Confined to its context's loop.
 final class KeepaliveSweep {
     private let loop: EventLoop
     private let periodMilliseconds: Int64
-    /// The open connections with keepalive; each knows its slot (`keepaliveSlot`).
-    private var sockets: [WebSocket] = []
     private var timer: TimerHandle?
 
     /// Nil when the configuration has neither pings nor an idle timeout.
@@ -31,31 +32,16 @@ final class KeepaliveSweep {
         periodMilliseconds = min(1_000, max(EventLoop.tickMilliseconds, shortest / 4))
     }
 
-    /// Connections being watched: for tests.
-    var count: Int { sockets.count }
-
-    /// Starts watching an open connection.
-    func add(_ socket: WebSocket) {
-        guard socket.keepaliveSlot < 0 else { return }
-        socket.keepaliveSlot = Int32(sockets.count)
-        sockets.append(socket)
-        if timer == nil { scheduleSweep() }
+    /// Open connections the sweep watches: for tests.
+    var count: Int {
+        var count = 0
+        forEachWatched { _ in count += 1 }
+        return count
     }
 
-    /// Stops watching a connection (closed or closing); O(1): the last one takes its slot.
-    func remove(_ socket: WebSocket) {
-        let slot = Int(socket.keepaliveSlot)
-        guard slot >= 0, slot < sockets.count, sockets[slot] === socket else { return }
-        socket.keepaliveSlot = -1
-        let last = sockets.removeLast()
-        if slot < sockets.count {
-            sockets[slot] = last
-            last.keepaliveSlot = Int32(slot)
-        }
-        if sockets.isEmpty, let timer {
-            loop.cancel(timer)
-            self.timer = nil
-        }
+    /// A connection of this sweep's context opened: makes sure the sweep runs.
+    func connectionOpened() {
+        if timer == nil { scheduleSweep() }
     }
 
     private func scheduleSweep() {
@@ -64,19 +50,26 @@ final class KeepaliveSweep {
         }
     }
 
-    /// Visits every connection once, from the last slot down, so that a connection closed
-    /// by its check (which moves the last one into its slot) leaves nothing unvisited. A
-    /// callback that closes other connections may make this sweep skip or revisit some;
-    /// the checks are idempotent and the next sweep catches up.
+    /// Visits every open connection of the context once. A check that closes its
+    /// connection, or a callback that closes others, changes what the loop holds, not what
+    /// this sweep visits (``EventLoop/forEachRegistration(_:)`` walks a snapshot and skips
+    /// what closed in the meantime).
     private func sweep() {
         timer = nil
         let now = loop.now
-        var slot = sockets.count
-        while slot > 0 {
-            slot = min(slot, sockets.count) - 1
-            guard slot >= 0 else { break }
-            sockets[slot].keepaliveCheck(now: now)
+        var found = false
+        forEachWatched { socket in
+            found = true
+            socket.keepaliveCheck(now: now)
         }
-        if !sockets.isEmpty { scheduleSweep() }
+        if found { scheduleSweep() }
+    }
+
+    /// The loop's open WebSocket connections whose context this sweep serves.
+    private func forEachWatched(_ body: (WebSocket) -> Void) {
+        loop.forEachRegistration { registered in
+            guard let socket = registered as? WebSocket, socket.context.keepalive === self, socket.phase == .open else { return }
+            body(socket)
+        }
     }
 }

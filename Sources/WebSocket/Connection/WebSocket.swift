@@ -36,7 +36,11 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     @exclusivity(unchecked)
     private var parser: FrameParser
     // The fields below are ordered so that they pack without padding: an idle connection's
-    // object is most of what it costs (`ConnectionFootprintTests`).
+    // object is most of what it costs (`ConnectionFootprintTests`). The parser ends 2 bytes
+    // past an 8-byte boundary: six bytes of small fields fill up to the next one, the two
+    // references follow, the 4-byte fields come last, so the object ends at 148 bytes and a
+    // subclass's first 4-byte field packs in front of its references (`PushSocket` fits a
+    // 176-byte block).
     @exclusivity(unchecked)
     var phase = Phase.idle
     /// True while `parser` is copied out for a parse; see `parseFrames(_:)`.
@@ -46,17 +50,6 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     private var closeCode: CloseCode?
     @exclusivity(unchecked)
     private var awaitingPong = false
-    /// Whether and how sent messages are compressed (permessage-deflate); set before opening.
-    @exclusivity(unchecked)
-    var sendCompression = SendCompression.off
-    /// This connection's slot in its context's ``KeepaliveSweep`` while open; -1 otherwise.
-    var keepaliveSlot: Int32 = -1
-    /// Loop time of the last input, for pings and the idle timeout: its low 32 bits, which
-    /// measure any silence up to 49 days with wrapping subtraction, in half the space.
-    @exclusivity(unchecked)
-    private var lastInput: UInt32 = 0
-    /// Its place among the subscribers of its one topic, while `topicMemberships` is `.one`.
-    var topicPosition: Int32 = 0
     /// The topics this connection subscribes to on its context's `TopicRegistry`; nil for
     /// none. Kept here rather than in the registry: a dictionary entry per subscriber (and
     /// one per topic for its place) cost more than the connection's object.
@@ -64,6 +57,15 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
     var topicMemberships: TopicMemberships?
     /// What only some connections need, kept out of line so idle ones stay small.
     var extras: ConnectionExtras?
+    /// Whether and how sent messages are compressed (permessage-deflate); set before opening.
+    @exclusivity(unchecked)
+    var sendCompression = SendCompression.off
+    /// Loop time of the last input, for pings and the idle timeout: its low 32 bits, which
+    /// measure any silence up to 49 days with wrapping subtraction, in half the space.
+    @exclusivity(unchecked)
+    private var lastInput: UInt32 = 0
+    /// Its place among the subscribers of its one topic, while `topicMemberships` is `.one`.
+    var topicPosition: Int32 = 0
 
     /// Creates a connection on `context`'s loop. A server route creates it in
     /// ``ServerResponse/upgrade(subprotocol:makeSocket:)``; a client calls
@@ -371,7 +373,6 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         closeCode = code
         closeReason = reason
         phase = .closing
-        context.keepalive?.remove(self)
         startCloseTimer()
     }
 
@@ -569,7 +570,7 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         phase = .open
         lastInput = UInt32(truncatingIfNeeded: loop.now)
         context.statistics.connectionsOpened += 1
-        context.keepalive?.add(self)
+        context.keepalive?.connectionOpened()
         didOpen()
     }
 
@@ -594,7 +595,6 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         }
         phase = .closed
         setTimer(afterMilliseconds: nil)
-        context.keepalive?.remove(self)
         if !parsing { parser.releaseBuffers() }
         context.unsubscribeAll(self)
         if wasOpen { context.statistics.connectionsClosed += 1 }
