@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 import Prometheus
 @_spi(Internals) import Push
 import Reactor
@@ -134,11 +134,11 @@ final class MetricsBoard: Sendable {
 private struct ExportedMetrics {
     /// A counter fed from a running total.
     struct TotalCounter {
-        let counter: Metrics.Counter
+        let counter: CoreMetrics.Counter
         var reported = 0
 
         init(_ label: String, dimensions: [(String, String)] = []) {
-            counter = Metrics.Counter(label: label, dimensions: dimensions)
+            counter = CoreMetrics.Counter(label: label, dimensions: dimensions)
         }
 
         /// A total smaller than the last one (it cannot happen while the loops only count up)
@@ -168,23 +168,23 @@ private struct ExportedMetrics {
         \.bytesBeforeInflation: TotalCounter("pushwave_deflate_received_bytes_before_total"),
         \.bytesAfterInflation: TotalCounter("pushwave_deflate_received_bytes_after_total"),
     ]
-    let connectionsOpen = Metrics.Gauge(label: "pushwave_connections_open")
-    let deflateMemory = Metrics.Gauge(label: "pushwave_deflate_memory_bytes")
-    let outboundQueued = Metrics.Gauge(label: "pushwave_outbound_queued_bytes")
+    let connectionsOpen = CoreMetrics.Gauge(label: "pushwave_connections_open")
+    let deflateMemory = CoreMetrics.Gauge(label: "pushwave_deflate_memory_bytes")
+    let outboundQueued = CoreMetrics.Gauge(label: "pushwave_outbound_queued_bytes")
     /// One counter per status, made when a status is first seen.
     var handshakeFailures: [Int: TotalCounter] = [:]
-    var historyMessages: Metrics.Gauge?
-    var historyBytes: Metrics.Gauge?
+    var historyMessages: CoreMetrics.Gauge?
+    var historyBytes: CoreMetrics.Gauge?
     var historyTrimmedEarly: TotalCounter?
 
     /// The Redis backplane's series, made on first use (a process without `--redis` has none).
-    var redisDown: Metrics.Gauge?
+    var redisDown: CoreMetrics.Gauge?
     var redisCounters: [KeyPath<BackplaneFigures, Int>: TotalCounter] = [:]
 
     mutating func update(_ backplane: BackplaneFigures?) {
         guard let backplane else { return }
         if redisDown == nil {
-            redisDown = Metrics.Gauge(label: "pushwave_redis_connections_down")
+            redisDown = CoreMetrics.Gauge(label: "pushwave_redis_connections_down")
             redisCounters = [
                 \.reconnects: TotalCounter("pushwave_redis_reconnects_total"),
                 \.publicationsRefused: TotalCounter("pushwave_redis_publications_refused_total"),
@@ -212,8 +212,8 @@ private struct ExportedMetrics {
         if let history {
             // Made on first use so that a process without a topic hub shows no history series.
             if historyMessages == nil {
-                historyMessages = Metrics.Gauge(label: "pushwave_history_messages")
-                historyBytes = Metrics.Gauge(label: "pushwave_history_bytes")
+                historyMessages = CoreMetrics.Gauge(label: "pushwave_history_messages")
+                historyBytes = CoreMetrics.Gauge(label: "pushwave_history_bytes")
                 historyTrimmedEarly = TotalCounter("pushwave_history_trimmed_early_total")
             }
             historyMessages?.record(history.messages)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Logging
-import Metrics
+import CoreMetrics
 import Prometheus
 import CEpollShim
 import Dispatch
