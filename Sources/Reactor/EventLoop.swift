@@ -64,8 +64,15 @@ public final class EventLoop: @unchecked Sendable {
     /// One object per type that a layer above keeps per loop (e.g. TLS's shared buffers).
     @exclusivity(unchecked)
     private var loopLocals: [ObjectIdentifier: AnyObject] = [:]
+    /// What is registered, by slot (`Selectable.slot`), not by descriptor number: the
+    /// numbers are the process's, shared by all its loops, so a table indexed by them would
+    /// give every loop a slot for every descriptor of the process — a connection would cost
+    /// one slot per loop instead of one.
     @exclusivity(unchecked)
     private var registrations: ContiguousArray<Selectable?> = []
+    /// Slots of `registrations` given up, reused last in, first out.
+    @exclusivity(unchecked)
+    private var freeSlots: [UInt32] = []
     @exclusivity(unchecked)
     private var nextRegistrationID: UInt32 = 1
     @exclusivity(unchecked)
@@ -254,11 +261,11 @@ public final class EventLoop: @unchecked Sendable {
             runTasks()
             return
         }
-        let fd = Int(truncatingIfNeeded: data & 0xFFFF_FFFF)
+        let slot = Int(truncatingIfNeeded: data & 0xFFFF_FFFF)
         let id = UInt32(truncatingIfNeeded: data >> 32)
-        // A callback earlier in this batch may have closed this descriptor, and its number may
-        // even belong to a new registration already: the id tells.
-        guard fd < registrations.count, let target = registrations[fd], target.registrationID == id else { return }
+        // A callback earlier in this batch may have closed the descriptor, and its slot may
+        // even hold a new registration already: the id tells.
+        guard slot < registrations.count, let target = registrations[slot], target.registrationID == id else { return }
         target.handleEvents(IOEvents(rawValue: mask))
     }
 
@@ -286,6 +293,7 @@ public final class EventLoop: @unchecked Sendable {
         _ = inbox.withLock { $0.take(closing: true) }
         // Anything still registered was registered during the shutdown; the loop lets it go.
         registrations.removeAll()
+        freeSlots.removeAll()
         readyList.removeAll()
         spareReadyList.removeAll()
         // Hooks and timers may hold objects that hold this loop: let them all go.
@@ -300,24 +308,33 @@ public final class EventLoop: @unchecked Sendable {
     /// it is ready. The loop does not take ownership of the descriptor.
     public func register(_ selectable: Selectable, fd: Int32, events: IOEvents) throws {
         precondition(fd >= 0, "invalid descriptor")
+        let slot = freeSlots.popLast() ?? UInt32(registrations.count)
         selectable.fd = fd
+        selectable.slot = slot
         selectable.registrationID = nextRegistrationID
         nextRegistrationID = nextRegistrationID == UInt32.max ? 1 : nextRegistrationID + 1
-        let data = UInt64(UInt32(fd)) | UInt64(selectable.registrationID) << 32
-        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_ADD, fd, events.rawValue | pw_EPOLLET, data) == 0 else {
+        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_ADD, fd, events.rawValue | pw_EPOLLET, Self.eventData(of: selectable)) == 0 else {
+            if Int(slot) < registrations.count { freeSlots.append(slot) }
             selectable.fd = -1
+            selectable.registrationID = 0
             throw SystemError("epoll_ctl(ADD)")
         }
-        if fd >= registrations.count {
-            registrations.append(contentsOf: repeatElement(nil, count: max(Int(fd) + 1, registrations.count * 2) - registrations.count))
+        if Int(slot) == registrations.count {
+            registrations.append(selectable)
+        } else {
+            registrations[Int(slot)] = selectable
         }
-        registrations[Int(fd)] = selectable
+    }
+
+    /// What epoll hands back with an event: the slot, and the registration's id, which tells
+    /// a stale event (for an object that was in the slot before) from a current one.
+    private static func eventData(of selectable: Selectable) -> UInt64 {
+        UInt64(selectable.slot) | UInt64(selectable.registrationID) << 32
     }
 
     /// Changes the events watched for a registered descriptor.
     public func modify(_ selectable: Selectable, events: IOEvents) throws {
-        let data = UInt64(UInt32(selectable.fd)) | UInt64(selectable.registrationID) << 32
-        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_MOD, selectable.fd, events.rawValue | pw_EPOLLET, data) == 0 else {
+        guard pw_epoll_ctl(epollFD, pw_EPOLL_CTL_MOD, selectable.fd, events.rawValue | pw_EPOLLET, Self.eventData(of: selectable)) == 0 else {
             throw SystemError("epoll_ctl(MOD)")
         }
     }
@@ -332,13 +349,17 @@ public final class EventLoop: @unchecked Sendable {
     /// Drops the loop's reference without telling epoll: closing a descriptor removes it
     /// from epoll already, so sockets that are about to be closed skip the system call.
     func forget(_ selectable: Selectable) {
-        let fd = Int(selectable.fd)
-        if fd >= 0, fd < registrations.count, registrations[fd] === selectable {
-            registrations[fd] = nil
+        let slot = Int(selectable.slot)
+        if selectable.fd >= 0, slot < registrations.count, registrations[slot] === selectable {
+            registrations[slot] = nil
+            freeSlots.append(selectable.slot)
         }
         selectable.fd = -1
         selectable.registrationID = 0
     }
+
+    /// Slots in the registration table, used or free: for tests.
+    var registrationTableSize: Int { registrations.count }
 
     /// Calls `body` for everything registered on this loop (e.g. to say goodbye to every
     /// connection at shutdown). Safe against `body` closing what it is given.
@@ -349,9 +370,13 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Points a registered descriptor's events at another object (see `TCPConnection.handOver`).
-    func replaceRegistration(of fd: Int32, with selectable: Selectable) {
-        registrations[Int(fd)] = selectable
+    /// Points a registration's events at another object, which takes over its descriptor,
+    /// slot and id (see `TCPConnection.handOver`).
+    func replaceRegistration(of registered: Selectable, with successor: Selectable) {
+        successor.fd = registered.fd
+        successor.slot = registered.slot
+        successor.registrationID = registered.registrationID
+        registrations[Int(registered.slot)] = successor
     }
 
     /// Calls `selectable.handleEvents(.readable)` again on the next iteration, without

@@ -12,6 +12,9 @@ open class Selectable: @unchecked Sendable {
     // `@exclusivity(unchecked)`: see `TCPConnection`'s documentation.
     @exclusivity(unchecked)
     public internal(set) var fd: Int32 = -1
+    /// Its place in the loop's registration table while registered.
+    @exclusivity(unchecked)
+    var slot: UInt32 = 0
     /// Changes with every registration, so an event queued for a closed descriptor whose
     /// number was reused is recognised as stale and dropped.
     @exclusivity(unchecked)

@@ -46,22 +46,26 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         case closed
     }
 
+    private struct Flags: OptionSet {
+        let rawValue: UInt8
+        static let inputClosed = Flags(rawValue: 1 << 0)
+        static let peerHasClosed = Flags(rawValue: 1 << 1)
+        static let outputShutdownRequested = Flags(rawValue: 1 << 2)
+        static let waitsForTurn = Flags(rawValue: 1 << 3)
+
+        mutating func set(_ member: Flags, _ isOn: Bool) {
+            if isOn { insert(member) } else { remove(member) }
+        }
+    }
+
     // `@exclusivity(unchecked)`: see the type's documentation.
     // `@usableFromInline`: read by the inlinable queries on the send path (`isOpen`).
     @usableFromInline @exclusivity(unchecked)
     final var state = State.closed
-    /// The peer sent FIN and we have read it: no more reads.
+    /// Four yes-or-no states in one byte: with `state` they fill the end of `Selectable`'s
+    /// fields, so the send queue starts at the next 8-byte boundary.
     @exclusivity(unchecked)
-    private var inputClosed = false
-    /// epoll reported that the peer closed (or failed); its FIN may still be unread.
-    @exclusivity(unchecked)
-    private var peerHasClosed = false
-    /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
-    @exclusivity(unchecked)
-    private var outputShutdownRequested = false
-    /// Waiting on the ready list for a handshake turn (`waitForHandshakeTurn()`).
-    @exclusivity(unchecked)
-    private var waitsForTurn = false
+    private var flags = Flags()
     /// Output the kernel has not taken yet: owned copies and shared ranges, in order.
     @usableFromInline @exclusivity(unchecked)
     final var sendQueue = SendQueue()
@@ -74,6 +78,27 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// accepted socket; a client calls `connect(to:from:)` on it.
     public override init(loop: EventLoop) {
         super.init(loop: loop)
+    }
+
+    /// The peer sent FIN and we have read it: no more reads.
+    private var inputClosed: Bool {
+        get { flags.contains(.inputClosed) }
+        set { flags.set(.inputClosed, newValue) }
+    }
+    /// epoll reported that the peer closed (or failed); its FIN may still be unread.
+    private var peerHasClosed: Bool {
+        get { flags.contains(.peerHasClosed) }
+        set { flags.set(.peerHasClosed, newValue) }
+    }
+    /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
+    private var outputShutdownRequested: Bool {
+        get { flags.contains(.outputShutdownRequested) }
+        set { flags.set(.outputShutdownRequested, newValue) }
+    }
+    /// Waiting on the ready list for a handshake turn (`waitForHandshakeTurn()`).
+    private var waitsForTurn: Bool {
+        get { flags.contains(.waitsForTurn) }
+        set { flags.set(.waitsForTurn, newValue) }
     }
 
     // MARK: Callbacks for subclasses
@@ -644,14 +669,12 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         precondition(state == .open && successor.state == .closed && successor.fd < 0, "handOver needs an open connection and an unused successor")
         if isCorked { flushCork() }
         guard state == .open else { return }
-        successor.fd = fd
-        successor.registrationID = registrationID
+        loop.replaceRegistration(of: self, with: successor)
         successor.sendQueue = sendQueue
         successor.transport = transport
         successor.inputClosed = inputClosed
         successor.peerHasClosed = peerHasClosed
         successor.state = .open
-        loop.replaceRegistration(of: fd, with: successor)
         sendQueue = SendQueue()
         transport = nil
         state = .closed
