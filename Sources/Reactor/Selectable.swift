@@ -15,8 +15,8 @@ open class Selectable: @unchecked Sendable {
     /// Its place in the loop's registration table while registered.
     @exclusivity(unchecked)
     var slot: UInt32 = 0
-    /// Changes with every registration, so an event queued for a closed descriptor whose
-    /// number was reused is recognised as stale and dropped.
+    /// Changes with every registration, so an event queued for an object whose slot now
+    /// holds another is recognised as stale and dropped.
     @exclusivity(unchecked)
     var registrationID: UInt32 = 0
     /// Set while the object waits on the loop's ready list (see `EventLoop.markReady`).
