@@ -6,6 +6,9 @@ import Testing
 /// The loop finds what an event is for in a table indexed by slot, not by descriptor number:
 /// descriptor numbers are the process's, so with several loops a table by number would give
 /// each loop a slot for every descriptor of the process.
+///
+/// The loops here never run: each test deregisters what it registered, since a registered
+/// object and its loop hold each other until the loop shuts down.
 @Suite struct RegistrationTableTests {
     final class Counter: Selectable, @unchecked Sendable {
         var events = 0
@@ -24,6 +27,7 @@ import Testing
         var fds: [Int32] = []
         defer { fds.forEach { close($0) } }
         var registered: [Counter] = []
+        defer { registered.forEach { $0.loop.deregister($0) } }
         for index in 0..<400 {
             let fd = try Self.makeEventFD()
             fds.append(fd)
@@ -41,7 +45,9 @@ import Testing
         for _ in 0..<150 {
             let fd = try Self.makeEventFD()
             fds.append(fd)
-            try first.register(Counter(loop: first), fd: fd, events: .readable)
+            let counter = Counter(loop: first)
+            try first.register(counter, fd: fd, events: .readable)
+            registered.append(counter)
         }
         #expect(first.registrationTableSize == 200)
     }
@@ -57,6 +63,7 @@ import Testing
         loop.deregister(old)
         let new = Counter(loop: loop)
         try loop.register(new, fd: newFD, events: .readable)
+        defer { loop.deregister(new) }
         #expect(new.slot == slot)
         var one: UInt64 = 1
         #expect(write(oldFD, &one, 8) == 8)
