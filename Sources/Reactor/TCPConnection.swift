@@ -48,14 +48,14 @@ open class TCPConnection: Selectable, @unchecked Sendable {
 
     private struct Flags: OptionSet {
         let rawValue: UInt8
+        /// The peer sent FIN and we have read it: no more reads.
         static let inputClosed = Flags(rawValue: 1 << 0)
+        /// epoll reported that the peer closed (or failed); its FIN may still be unread.
         static let peerHasClosed = Flags(rawValue: 1 << 1)
+        /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
         static let outputShutdownRequested = Flags(rawValue: 1 << 2)
+        /// Waiting on the ready list for a handshake turn (`waitForHandshakeTurn()`).
         static let waitsForTurn = Flags(rawValue: 1 << 3)
-
-        mutating func set(_ member: Flags, _ isOn: Bool) {
-            if isOn { insert(member) } else { remove(member) }
-        }
     }
 
     // `@exclusivity(unchecked)`: see the type's documentation.
@@ -78,27 +78,6 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// accepted socket; a client calls `connect(to:from:)` on it.
     public override init(loop: EventLoop) {
         super.init(loop: loop)
-    }
-
-    /// The peer sent FIN and we have read it: no more reads.
-    private var inputClosed: Bool {
-        get { flags.contains(.inputClosed) }
-        set { flags.set(.inputClosed, newValue) }
-    }
-    /// epoll reported that the peer closed (or failed); its FIN may still be unread.
-    private var peerHasClosed: Bool {
-        get { flags.contains(.peerHasClosed) }
-        set { flags.set(.peerHasClosed, newValue) }
-    }
-    /// `shutdownOutput()` was called; FIN goes out once pending output is sent.
-    private var outputShutdownRequested: Bool {
-        get { flags.contains(.outputShutdownRequested) }
-        set { flags.set(.outputShutdownRequested, newValue) }
-    }
-    /// Waiting on the ready list for a handshake turn (`waitForHandshakeTurn()`).
-    private var waitsForTurn: Bool {
-        get { flags.contains(.waitsForTurn) }
-        set { flags.set(.waitsForTurn, newValue) }
     }
 
     // MARK: Callbacks for subclasses
@@ -451,7 +430,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         case .closingAfterFlush:
             finishClosing()
         case .open:
-            if outputShutdownRequested { sendEndOfOutput() }
+            if flags.contains(.outputShutdownRequested) { sendEndOfOutput() }
             if hadBytes { writable() }
         case .connecting, .handshaking, .closed:
             break
@@ -495,7 +474,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     public func shutdownOutput() {
         guard state == .open else { return }
         if isCorked { flushCork() }
-        outputShutdownRequested = true
+        flags.insert(.outputShutdownRequested)
         if !hasPendingOutput { sendEndOfOutput() }
     }
 
@@ -504,7 +483,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         // Outbound connections count once connected; accepted ones from the start.
         let wasCounted = state != .connecting
         state = .closed
-        waitsForTurn = false
+        flags.remove(.waitsForTurn)
         if isCorked { loop.corkCount = 0 }
         let descriptor = fd
         loop.forget(self)
@@ -557,10 +536,10 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// handshake, flushes pending output when writable, and reads until `EAGAIN` (or the
     /// per-iteration budget) when readable. Subclasses override the callbacks, not this.
     open override func handleEvents(_ events: IOEvents) {
-        if waitsForTurn {
+        if flags.contains(.waitsForTurn) {
             // The read after the turn must go on to the end of input if the peer closed meanwhile:
             // its FIN will not be reported again.
-            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { peerHasClosed = true }
+            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { flags.insert(.peerHasClosed) }
             return takeWaitedTurn()
         }
         switch state {
@@ -571,8 +550,8 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         if events.contains(.writable), hasPendingOutput {
             flushSendBuffer()
         }
-        if state == .open, !inputClosed, !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
-            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { peerHasClosed = true }
+        if state == .open, !flags.contains(.inputClosed), !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
+            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { flags.insert(.peerHasClosed) }
             readAvailable()
         }
     }
@@ -583,13 +562,13 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// the ready list. Events that arrive meanwhile wait too: after the turn the connection
     /// sends what is pending and reads what is there, as if told it was readable and writable.
     public final func waitForHandshakeTurn() {
-        waitsForTurn = true
+        flags.insert(.waitsForTurn)
         loop.markReady(self)
     }
 
     private func takeWaitedTurn() {
         guard loop.takeHandshakeTurn() else { return loop.markReady(self) }
-        waitsForTurn = false
+        flags.remove(.waitsForTurn)
         handshakeTurn()
         handleEvents([.readable, .writable])
     }
@@ -626,14 +605,14 @@ open class TCPConnection: Selectable, @unchecked Sendable {
                 // A short read means the socket was drained; edge-triggering reports new data.
                 // When the peer has closed, its FIN may have come with this data in the same
                 // edge: read on to the end of input instead of stopping at a short read.
-                if count < buffer.count, !peerHasClosed, transport?.hasBufferedInput != true { return }
+                if count < buffer.count, !flags.contains(.peerHasClosed), transport?.hasBufferedInput != true { return }
                 reads += 1
                 if reads >= loop.options.readsPerIteration {
                     loop.markReady(self)
                     return
                 }
             } else if count == 0 {
-                inputClosed = true
+                flags.insert(.inputClosed)
                 endOfInput()
                 return
             } else {
@@ -672,8 +651,7 @@ open class TCPConnection: Selectable, @unchecked Sendable {
         loop.replaceRegistration(of: self, with: successor)
         successor.sendQueue = sendQueue
         successor.transport = transport
-        successor.inputClosed = inputClosed
-        successor.peerHasClosed = peerHasClosed
+        successor.flags = flags.intersection([.inputClosed, .peerHasClosed])
         successor.state = .open
         sendQueue = SendQueue()
         transport = nil
