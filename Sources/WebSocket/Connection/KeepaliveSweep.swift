@@ -14,9 +14,10 @@ import Reactor
 /// The period is a quarter of the shortest interval, at most a second, so a ping goes out
 /// between one interval and one interval plus a quarter after the last input, and the
 /// peer then has at least three quarters of an interval to answer (the connection is
-/// dropped once two intervals passed without input). Visiting 20,000 connections takes a
-/// few hundred microseconds once a second. The timer runs while the context has open
-/// connections: a connection that opens starts it, a sweep that finds none stops it.
+/// dropped once two intervals passed without input). A visit is one step along the loop's
+/// table and a type check per registration, at most once a second. The timer runs while
+/// the context has open connections: a connection that opens starts it, a sweep that finds
+/// none stops it.
 ///
 /// Confined to its context's loop.
 final class KeepaliveSweep {
