@@ -48,6 +48,34 @@ import Testing
         #expect(readBytes(answering, count: 2, seconds: 30) == [0x89, 0])  // pinged again, still open
     }
 
+    /// Two servers on one loop: each context's sweep watches its own connections only (it
+    /// walks the loop's registrations, which hold both servers' connections), and each runs.
+    @Test func eachContextSweepsItsOwnConnections() throws {
+        let thread = try LoopThread()
+        defer { thread.stop() }
+        var pinging = WebSocketConfiguration()
+        pinging.pingIntervalMilliseconds = 1_000
+        var quiet = WebSocketConfiguration()
+        quiet.pingIntervalMilliseconds = 600_000
+        let servers = [pinging, quiet].map { WebSocketServer(configuration: $0) { _ in .upgrade { WebSocket(context: $0) } } }
+        let loop = thread.loop
+        let ports = try servers.map { server in
+            try thread.sync { try server.listen(on: [loop], address: SocketAddress(host: "127.0.0.1", port: 0), backlog: 64).port }
+        }
+        let pinged = try (0..<5).map { _ in try rawUpgrade(port: ports[0]) }
+        let unpinged = try (0..<7).map { _ in try rawUpgrade(port: ports[1]) }
+        defer { (pinged + unpinged).forEach { close($0) } }
+        for fd in pinged + unpinged { _ = readUpgradeResponse(fd) }
+        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[0].contexts[0].keepalive?.count }) == 5 })
+        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[1].contexts[0].keepalive?.count }) == 7 })
+        for fd in pinged {
+            #expect(readBytes(fd, count: 2, seconds: 30) == [0x89, 0])
+        }
+        for fd in unpinged {
+            #expect(readBytes(fd, count: 2, seconds: 1) == [])
+        }
+    }
+
     /// Connections that close leave the sweep, and a sweep that finds none left stops its timer.
     @Test func closedConnectionsLeaveTheSweep() throws {
         var configuration = WebSocketConfiguration()
