@@ -91,7 +91,9 @@ struct FrameParser {
             let step: Step
             switch state {
             case .awaitingHeader:
-                step = parseFrame(&input, &sink)
+                // The common frame first, here in the loop: the general path is a larger
+                // function (its header buffer and checks) that costs a call per frame.
+                step = parseSmallWholeFrame(&input, &sink) ?? parseFrame(&input, &sink)
             case .receivingPayload:
                 step = receivePayload(&input, &sink)
             case .failed(let error):
@@ -143,7 +145,6 @@ struct FrameParser {
     /// Reads a frame header (completing a kept partial one if any) and starts its payload.
     private mutating func parseFrame<Sink: FrameSink>(_ input: inout Input, _ sink: inout Sink) -> Step {
         guard input.remaining > 0 else { return .needMoreBytes }
-        if let step = parseSmallWholeFrame(&input, &sink) { return step }
         let header: FrameHeader
         if partialHeader.isEmpty {
             switch decodeHeader(UnsafeRawBufferPointer(input.next(input.remaining)), input.rules) {
