@@ -189,7 +189,9 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
         return .sent
     }
 
-    /// Writes a frame without the buffer check (close frames must get out).
+    /// Writes a frame without the buffer check (close frames must get out). Inlined: the
+    /// common case is a few loads and stores, less than a call's own cost.
+    @inline(__always)
     private func writeFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, compressed: Bool = false) {
         // The most common frame of all, a server's short message while corked (an answer to
         // input): its 2-byte header and payload go straight into the cork buffer.
