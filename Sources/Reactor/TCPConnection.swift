@@ -536,12 +536,11 @@ open class TCPConnection: Selectable, @unchecked Sendable {
     /// handshake, flushes pending output when writable, and reads until `EAGAIN` (or the
     /// per-iteration budget) when readable. Subclasses override the callbacks, not this.
     open override func handleEvents(_ events: IOEvents) {
-        if flags.contains(.waitsForTurn) {
-            // The read after the turn must go on to the end of input if the peer closed meanwhile:
-            // its FIN will not be reported again.
-            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { flags.insert(.peerHasClosed) }
-            return takeWaitedTurn()
-        }
+        // Remembered whatever this event leads to (a read now, or one after a handshake turn):
+        // edge-triggered epoll does not report the peer's FIN again, so the read must go on
+        // to the end of input instead of stopping at a short read.
+        if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { flags.insert(.peerHasClosed) }
+        if flags.contains(.waitsForTurn) { return takeWaitedTurn() }
         switch state {
         case .connecting: return finishConnect()
         case .handshaking: return continueHandshake()
@@ -551,7 +550,6 @@ open class TCPConnection: Selectable, @unchecked Sendable {
             flushSendBuffer()
         }
         if state == .open, !flags.contains(.inputClosed), !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]) {
-            if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) { flags.insert(.peerHasClosed) }
             readAvailable()
         }
     }

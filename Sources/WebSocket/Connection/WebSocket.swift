@@ -612,10 +612,10 @@ open class WebSocket: TCPConnection, @unchecked Sendable {
 
     // MARK: Keepalive
 
-    /// The keepalive sweep's visit (see ``KeepaliveSweep``): closes an idle connection, pings
-    /// a silent one, and drops one that stayed silent for two intervals (the ping unanswered).
+    /// The keepalive sweep's visit to an open connection (see ``KeepaliveSweep``, which visits
+    /// only those): closes an idle connection, pings a silent one, and drops one that stayed
+    /// silent for two intervals (the ping unanswered).
     func keepaliveCheck(now: Int64) {
-        guard case .open = phase else { return }
         let configuration = context.configuration
         let silence = Int64(UInt32(truncatingIfNeeded: now) &- lastInput)
         if configuration.idleTimeoutMilliseconds > 0, silence >= configuration.idleTimeoutMilliseconds {
