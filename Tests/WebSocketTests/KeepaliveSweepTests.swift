@@ -57,17 +57,13 @@ import Testing
         pinging.pingIntervalMilliseconds = 1_000
         var quiet = WebSocketConfiguration()
         quiet.pingIntervalMilliseconds = 600_000
-        let servers = [pinging, quiet].map { WebSocketServer(configuration: $0) { _ in .upgrade { WebSocket(context: $0) } } }
-        let loop = thread.loop
-        let ports = try servers.map { server in
-            try thread.sync { try server.listen(on: [loop], address: SocketAddress(host: "127.0.0.1", port: 0), backlog: 64).port }
-        }
-        let pinged = try (0..<5).map { _ in try rawUpgrade(port: ports[0]) }
-        let unpinged = try (0..<7).map { _ in try rawUpgrade(port: ports[1]) }
+        let servers = try [pinging, quiet].map { try TestServer(on: thread, configuration: $0) { _ in .upgrade { WebSocket(context: $0) } } }
+        let pinged = try (0..<5).map { _ in try rawUpgrade(port: servers[0].port) }
+        let unpinged = try (0..<7).map { _ in try rawUpgrade(port: servers[1].port) }
         defer { (pinged + unpinged).forEach { close($0) } }
         for fd in pinged + unpinged { _ = readUpgradeResponse(fd) }
-        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[0].contexts[0].keepalive?.count }) == 5 })
-        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[1].contexts[0].keepalive?.count }) == 7 })
+        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[0].context.keepalive?.count }) == 5 })
+        #expect(waitUntil(seconds: 30) { (try? thread.sync { servers[1].context.keepalive?.count }) == 7 })
         for fd in pinged {
             #expect(readBytes(fd, count: 2, seconds: 30) == [0x89, 0])
         }

@@ -11,9 +11,15 @@ final class TestServer: Sendable {
     let server: WebSocketServer
     let port: Int
 
-    init(configuration: WebSocketConfiguration = WebSocketConfiguration(), loopOptions: EventLoop.Options = EventLoop.Options(),
+    convenience init(configuration: WebSocketConfiguration = WebSocketConfiguration(), loopOptions: EventLoop.Options = EventLoop.Options(),
          router: @escaping @Sendable (ServerRequest) -> ServerResponse) throws {
-        thread = try LoopThread(options: loopOptions)
+        try self.init(on: LoopThread(options: loopOptions), configuration: configuration, router: router)
+    }
+
+    /// A server on a loop that may carry others too (`stop()` stops the loop for all).
+    init(on thread: LoopThread, configuration: WebSocketConfiguration = WebSocketConfiguration(),
+         router: @escaping @Sendable (ServerRequest) -> ServerResponse) throws {
+        self.thread = thread
         server = WebSocketServer(configuration: configuration, router: router)
         let server = self.server
         let loop = thread.loop
